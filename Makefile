@@ -1,0 +1,41 @@
+# Two commands on a fresh clone: `make book` and `make test`. Both set up .venv first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= embedded
+STAMP := $(VENV)/.installed-stamp
+# pip lists every local index folder it skips; keep the log readable.
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: install book test lint sync bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@echo "[install] $(VENV) (pins: constraints.txt)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -e '.[book,test]' 2>&1 | $(QUIET_PIP)
+	@# animal-mnist declares tensorflow, which we never import: install its data without deps.
+	$(PY) -m pip install -q --no-deps 'animal-mnist==0.4' 2>&1 | $(QUIET_PIP)
+	@touch $@
+
+book: install
+	$(PY) -m cibr_lab.book --profile $(PROFILE)
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check cibr_lab tests benchmarks book
+	$(VENV)/bin/ruff format --check cibr_lab tests benchmarks
+
+sync: install
+	$(VENV)/bin/jupytext --sync book/[0-9][0-9]_*.py
+
+bench: install
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean:
+	rm -rf _build results

@@ -1,0 +1,138 @@
+"""Build the book: convert each chapter with jupytext, execute it with papermill, render HTML.
+
+Chapters are the jupytext percent files ``book/NN_*.py``. They execute in order (the report
+chapter last, since it reads the others' records) under one profile; the executed notebooks
+are staged with ``_config.yml``, ``_toc.yml`` and the markdown pages, and Jupyter Book renders
+them with execution off. A failing cell stops the build with the chapter and cell named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_TIMEOUT_S = 900
+
+
+class ChapterError(RuntimeError):
+    """A chapter failed to execute; the message names the notebook and the cell."""
+
+
+def chapter_sources(root: Path) -> list[Path]:
+    """The chapter sources in build order."""
+    return sorted((root / "book").glob("[0-9][0-9]_*.py"))
+
+
+def execute_chapter(src: Path, out: Path, profile: str, timeout: int = DEFAULT_TIMEOUT_S) -> float:
+    """Execute one chapter under ``profile`` into ``out`` (an .ipynb); return the wall time."""
+    import jupytext
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    raw = out.with_suffix(".source.ipynb")
+    jupytext.write(jupytext.read(src), raw)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(raw),
+            str(out),
+            parameters={"profile": profile},
+            kernel_name="python3",
+            language="python",
+            execution_timeout=timeout,
+            progress_bar=False,
+            cwd=str(src.parent.parent),
+        )
+    except PapermillExecutionError as err:
+        first_line = (err.source or "").strip().splitlines()[:1]
+        raise ChapterError(
+            f"{src.name}: cell #{err.cell_index} {first_line} failed with {err.ename}: {err.evalue}"
+        ) from None
+    finally:
+        raw.unlink(missing_ok=True)
+    return time.perf_counter() - start
+
+
+def stage(root: Path, executed: Path, stage_dir: Path) -> None:
+    """Lay out the book sources with the executed notebooks in ``notebooks/``."""
+    if stage_dir.exists():
+        shutil.rmtree(stage_dir)
+    (stage_dir / "book").mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml", "references.bib"):
+        if (root / name).exists():
+            shutil.copy2(root / name, stage_dir / name)
+    for page in (root / "book").glob("*.md"):
+        shutil.copy2(page, stage_dir / "book" / page.name)
+    shutil.copytree(executed, stage_dir / "notebooks")
+
+
+def build_html(stage_dir: Path, output_root: Path) -> Path:
+    """Render the staged book with Jupyter Book; return ``<output_root>/_build/html``."""
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(stage_dir),
+        "--path-output",
+        str(output_root),
+        "--warningiserror",
+        "--keep-going",
+    ]
+    subprocess.run(cmd, check=True)
+    return output_root / "_build" / "html"
+
+
+def build(
+    root: Path,
+    profile: str,
+    out: Path,
+    timeout: int = DEFAULT_TIMEOUT_S,
+    chapters: list[str] | None = None,
+) -> Path:
+    """Execute the chapters (all, or those whose names start with ``chapters``) and render."""
+    executed = out / "executed" / profile
+    sources = chapter_sources(root)
+    if chapters:
+        sources = [s for s in sources if any(s.stem.startswith(c) for c in chapters)]
+    if not sources:
+        raise ChapterError(f"no chapter sources matched in {root / 'book'}")
+    for src in sources:
+        print(f"[book] executing {src.name} (profile={profile})", flush=True)
+        seconds = execute_chapter(src, executed / f"{src.stem}.ipynb", profile, timeout)
+        print(f"[book] {src.name}: {seconds:.1f} s", flush=True)
+    stage_dir = out / "src"
+    stage(root, executed, stage_dir)
+    html = build_html(stage_dir, out.parent)
+    print(f"[book] open {html / 'index.html'}", flush=True)
+    return html
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cibr_lab.book --profile embedded``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default=os.environ.get("CIBR_LAB_PROFILE", "embedded"))
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="per-cell seconds")
+    parser.add_argument("--chapters", nargs="*", help="only chapters whose name starts so")
+    args = parser.parse_args(argv)
+    try:
+        build(
+            args.root.resolve(),
+            args.profile,
+            args.root.resolve() / "_build",
+            args.timeout,
+            args.chapters,
+        )
+    except ChapterError as err:
+        print(f"[book] FAILED: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The ``cibr-lab`` command: run a chapter's experiment, report the claims, build the book."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cibr_lab.experiments import get_experiment
+    from cibr_lab.runtime import get_profile
+
+    profile = get_profile(args.profile, seeds=args.seeds)
+    tables = get_experiment(args.chapter)(profile)
+    for name, table in tables.items():
+        print(f"{name}: {len(table)} rows")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from cibr_lab.results import evaluate_claims, load_records
+
+    table = evaluate_claims(load_records(profile=args.profile))
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        print(table[["id", "estimate", "ci_low", "ci_high", "n", "verdict"]].to_string(index=False))
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0
+
+
+def _book(args: argparse.Namespace) -> int:
+    from cibr_lab.book import main as book_main
+
+    return book_main(
+        ["--profile", args.profile, *(["--chapters", *args.chapters] if args.chapters else [])]
+    )
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from cibr_lab.runtime import get_profile, profile_names
+
+    for name in profile_names():
+        p = get_profile(name)
+        print(f"{name:9s} seeds={list(p.seeds)}  {p.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="cibr-lab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a chapter's experiment and write its records")
+    run.add_argument("chapter")
+    run.add_argument("--profile", default="embedded")
+    run.add_argument("--seeds", type=int, nargs="+", help="override the profile's seeds")
+    run.set_defaults(func=_run)
+    report = sub.add_parser("report", help="evaluate every registered claim against the records")
+    report.add_argument("--profile", default="embedded")
+    report.add_argument("--csv", help="also write the table to this CSV file")
+    report.set_defaults(func=_report)
+    book = sub.add_parser("book", help="execute the chapters and build the HTML book")
+    book.add_argument("--profile", default="embedded")
+    book.add_argument("--chapters", nargs="*")
+    book.set_defaults(func=_book)
+    profiles = sub.add_parser("profiles", help="list the profiles")
+    profiles.set_defaults(func=_profiles)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cibr-lab`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyError as err:
+        print(f"cibr-lab: {err.args[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data: embedded (offline) sources and full-profile loaders."""

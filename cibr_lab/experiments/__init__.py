@@ -1,0 +1,25 @@
+"""Chapter experiments runnable without Jupyter (``cibr-lab run CHAPTER``).
+
+The registry maps a chapter name to ``"module:function"``; the function takes a
+:class:`~cibr_lab.runtime.Profile`, writes its records and returns its tables. Imports are
+lazy so the command line starts fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+
+EXPERIMENTS: dict[str, str] = {
+    "theory": "cibr_lab.experiments.theory:run",
+}
+
+
+def get_experiment(chapter: str) -> Callable:
+    """The run function of a chapter; an unknown name lists the valid ones."""
+    if chapter not in EXPERIMENTS:
+        raise KeyError(
+            f"unknown chapter {chapter!r}; valid chapters: {', '.join(sorted(EXPERIMENTS))}"
+        )
+    module, func = EXPERIMENTS[chapter].split(":")
+    return getattr(import_module(module), func)

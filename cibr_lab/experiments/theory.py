@@ -1,0 +1,301 @@
+"""Experiments of the theory chapter: MI bounds on Gaussians, the chain rule, implicit IB.
+
+Each function is pure given its arguments and a seed; :func:`run` executes the whole chapter
+for a profile and writes one record per experiment and seed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from cibr_lab.info import (
+    conditional_mutual_information,
+    gaussian_log_ratio,
+    get_objective,
+    infonce,
+    linear_encoder_terms,
+    mutual_information,
+    rho_for_mi,
+    sample_correlated,
+)
+from cibr_lab.info.critics import SeparableCritic, fit_critic
+from cibr_lab.results import write_record
+from cibr_lab.runtime import Profile, seed_everything
+
+CHAPTER = "theory"
+
+
+def infonce_ceiling(
+    batch_sizes: Sequence[int], mi_levels: Sequence[float], dim: int, trials: int, seed: int
+) -> pd.DataFrame:
+    """InfoNCE with the optimal critic on correlated Gaussians, one row per trial.
+
+    With the true log density ratio as critic the only gap left is the bound itself, so the
+    estimate shows the ``min(I, log N)`` ceiling directly. Trials are one batched call.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    for n in batch_sizes:
+        for mi in mi_levels:
+            rho = rho_for_mi(mi, dim)
+            rhos = torch.full((trials,), rho)
+            x, y = sample_correlated(n, dim, rhos, gen)
+            estimates = infonce(gaussian_log_ratio(x, y, rho)).tolist()
+            rows += [
+                {"batch_size": n, "true_mi": mi, "trial": t, "estimate": e}
+                for t, e in enumerate(estimates)
+            ]
+    return pd.DataFrame(rows)
+
+
+def trained_bounds(
+    estimators: Sequence[str],
+    mi_levels: Sequence[float],
+    dim: int,
+    steps: int,
+    batch_size: int,
+    eval_batches: int,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train one separable critic per (estimator, MI level), all groups in one batched network.
+
+    Returns (evaluations, traces): one row per fresh evaluation batch after training, and the
+    training-time estimate per step.
+    """
+    groups = [(name, mi) for name in estimators for mi in mi_levels]
+    rhos = torch.tensor([rho_for_mi(mi, dim) for _, mi in groups])
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    critic = SeparableCritic(dim, dim, groups=len(groups))
+    sample = lambda n: sample_correlated(n, dim, rhos, gen)
+    trace = fit_critic(critic, [get_objective(n) for n, _ in groups], sample, steps, batch_size)
+    with torch.no_grad():
+        scores = torch.stack([critic(*sample(batch_size)) for _ in range(eval_batches)], 1)
+    evals, traces = [], []
+    for k, (name, mi) in enumerate(groups):
+        estimates, _ = get_objective(name)(scores[k])
+        evals += [
+            {"estimator": name, "true_mi": mi, "batch": b, "estimate": float(e)}
+            for b, e in enumerate(estimates)
+        ]
+        traces.append(
+            pd.DataFrame(
+                {"estimator": name, "true_mi": mi, "step": range(steps), "estimate": trace[:, k]}
+            )
+        )
+    return pd.DataFrame(evals), pd.concat(traces, ignore_index=True)
+
+
+def chain_rule_example(flip: float = 0.1) -> pd.DataFrame:
+    """Exact IB terms for three encoders of a two-bit image ``X_v = (S, A)``.
+
+    ``X_t = (S', B)`` with ``S'`` a copy of ``S`` flipped with probability ``flip``; ``A`` and
+    ``B`` are private fair bits. Encoders: keep only ``S``, keep everything, keep only ``A``.
+    Returns one row per encoder with ``I(X_v;Z)``, ``I(Z;X_t)``, ``I(Z;X_v|X_t)`` and the
+    chain-rule residual.
+    """
+    p_s = torch.tensor([0.5, 0.5], dtype=torch.float64)
+    p_flip = torch.tensor([[1 - flip, flip], [flip, 1 - flip]], dtype=torch.float64)
+    half = torch.full((2,), 0.5, dtype=torch.float64)
+    # p[s, a, s', b] -> joint of X_v = 2s + a and X_t = 2s' + b
+    p = torch.einsum("s,a,st,b->satb", p_s, half, p_flip, half).reshape(4, 4)
+    encoders = {
+        "keep shared S": lambda xv: xv // 2,
+        "keep all (S, A)": lambda xv: xv,
+        "keep private A": lambda xv: xv % 2,
+    }
+    rows = []
+    for name, f in encoders.items():
+        q = torch.zeros(4, 4, dtype=torch.float64)  # deterministic channel q[z | x_v]
+        q[torch.arange(4), torch.tensor([f(x) for x in range(4)])] = 1.0
+        p_zvt = torch.einsum("vt,vz->zvt", p, q)  # p[z, x_v, x_t]
+        i_xz = mutual_information(p_zvt.sum(2))
+        i_zt = mutual_information(p_zvt.sum(1))
+        i_zv_given_t = conditional_mutual_information(p_zvt)
+        rows.append(
+            {
+                "encoder": name,
+                "I(X_v;Z_v)": float(i_xz),
+                "I(Z_v;X_t)": float(i_zt),
+                "I(Z_v;X_v|X_t)": float(i_zv_given_t),
+                "residual": float(i_xz - i_zt - i_zv_given_t),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def toy_covariance(
+    shared: int, nuisance: int, signal_noise: float, nuisance_scale: float
+) -> torch.Tensor:
+    """Joint covariance of ``X_v = [S + s e_v, a N_v]`` and ``X_t = [S + s e_t, a N_t]``."""
+    d = shared + nuisance
+    block = torch.diag(
+        torch.cat(
+            [
+                torch.full((shared,), 1.0 + signal_noise**2),
+                torch.full((nuisance,), nuisance_scale**2),
+            ]
+        )
+    )
+    cross = torch.zeros(d, d)
+    cross[:shared, :shared] = torch.eye(shared)
+    return torch.cat([torch.cat([block, cross], 1), torch.cat([cross.T, block], 1)], 0).double()
+
+
+def implicit_ib(
+    lam: float,
+    *,
+    shared: int,
+    nuisance: int,
+    embed: int,
+    signal_noise: float,
+    nuisance_scale: float,
+    noise_std: float,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    eval_every: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Train linear stochastic encoders with the CLIP loss (+ ``lam`` x CEB penalty).
+
+    The encoders are ``Z_m = W_m X_m + noise_std * xi``; the critic scores the means,
+    ``mu_v . mu_t`` (CLIP with temperature 1), and weight decay bounds the capacity. The
+    penalty is the CEB bound with identity backward maps and equal variances,
+    ``||W_v x_v - W_t x_t||^2 / (2 s^2)``. Returns the exact information terms
+    (``linear_encoder_terms``) every ``eval_every`` steps.
+    """
+    seed_everything(seed)
+    gen = torch.Generator().manual_seed(seed)
+    cov = toy_covariance(shared, nuisance, signal_noise, nuisance_scale)
+    chol = torch.linalg.cholesky(cov).float()
+    d = shared + nuisance
+    w_v = torch.nn.Parameter(torch.randn(embed, d, generator=gen) / math.sqrt(d))
+    w_t = torch.nn.Parameter(torch.randn(embed, d, generator=gen) / math.sqrt(d))
+    opt = torch.optim.AdamW([w_v, w_t], lr=lr, weight_decay=weight_decay)
+    labels = torch.arange(batch_size)
+    rows = []
+    for step in range(steps + 1):
+        if step % eval_every == 0 or step == steps:
+            terms = linear_encoder_terms(w_v.detach(), w_t.detach(), cov, noise_std)
+            rows.append({"lam": lam, "step": step, **terms})
+        if step == steps:
+            break
+        x = torch.randn(batch_size, 2 * d, generator=gen) @ chol.T
+        mu_v, mu_t = x[:, :d] @ w_v.T, x[:, d:] @ w_t.T
+        logits = mu_v @ mu_t.T
+        loss = 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+        if lam:
+            loss = loss + lam * (mu_v - mu_t).pow(2).sum(1).mean() / (2 * noise_std**2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return pd.DataFrame(rows)
+
+
+def implicit_ib_metrics(traces: pd.DataFrame, lam: float) -> dict[str, float]:
+    """Per-seed scalars of the implicit-IB run: start, end and change of each term."""
+    clip = traces[traces["lam"] == 0].sort_values("step")
+    cibr = traces[traces["lam"] == lam].sort_values("step")
+    first, last, last_cibr = clip.iloc[0], clip.iloc[-1], cibr.iloc[-1]
+    return {
+        "relevance_init": first["relevance"],
+        "redundancy_init": first["redundancy"],
+        "relevance_final_clip": last["relevance"],
+        "redundancy_final_clip": last["redundancy"],
+        "relevance_gain_clip": last["relevance"] - first["relevance"],
+        "redundancy_change_clip": last["redundancy"] - first["redundancy"],
+        "redundancy_share_init": first["redundancy"] / first["compression"],
+        "redundancy_share_clip": last["redundancy"] / last["compression"],
+        "relevance_final_cibr": last_cibr["relevance"],
+        "redundancy_final_cibr": last_cibr["redundancy"],
+        "redundancy_share_cibr": last_cibr["redundancy"] / last_cibr["compression"],
+    }
+
+
+def implicit_ib_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`implicit_ib` taken from a theory profile section."""
+    keys = (
+        "shared",
+        "nuisance",
+        "embed",
+        "signal_noise",
+        "nuisance_scale",
+        "noise_std",
+        "steps",
+        "batch_size",
+        "lr",
+        "weight_decay",
+        "eval_every",
+    )
+    return {k: cfg[f"ib_{k}"] for k in keys}
+
+
+def run(profile: Profile) -> dict[str, pd.DataFrame]:
+    """Run every theory experiment for every seed of ``profile``; write records; return tables."""
+    cfg = profile.section(CHAPTER)
+    ib_kwargs = implicit_ib_config(cfg)
+    tables: dict[str, list[pd.DataFrame]] = {"ceiling": [], "bounds": [], "traces": [], "ib": []}
+    for seed in tqdm(profile.seeds, desc="theory seeds"):
+        start = time.perf_counter()
+        ceiling = infonce_ceiling(
+            cfg["batch_sizes"], cfg["mi_levels"], cfg["dim"], cfg["trials"], seed
+        )
+        logn = ceiling["batch_size"].map(math.log)
+        ceiling_metrics = {
+            "max_excess_over_logN": float((ceiling["estimate"] - logn).max()),
+            "max_mean_excess_over_mi": float(
+                ceiling.groupby(["batch_size", "true_mi"])["estimate"]
+                .mean()
+                .sub(ceiling.groupby(["batch_size", "true_mi"])["true_mi"].first())
+                .max()
+            ),
+        }
+        _record("infonce_ceiling", profile, seed, cfg, ceiling_metrics, start)
+
+        start = time.perf_counter()
+        evals, traces = trained_bounds(
+            cfg["estimators"],
+            cfg["critic_mi_levels"],
+            cfg["dim"],
+            cfg["critic_steps"],
+            cfg["critic_batch"],
+            cfg["eval_batches"],
+            seed,
+        )
+        grouped = evals.groupby(["estimator", "true_mi"])["estimate"]
+        bound_metrics = {
+            f"{name}_mi{mi:g}_{stat}": value
+            for (name, mi), mean, std in zip(grouped.mean().index, grouped.mean(), grouped.std())
+            for stat, value in (("bias", mean - mi), ("std", std))
+        }
+        _record("trained_bounds", profile, seed, cfg, bound_metrics, start)
+
+        start = time.perf_counter()
+        ib = pd.concat([implicit_ib(lam, seed=seed, **ib_kwargs) for lam in (0.0, cfg["ib_lam"])])
+        _record("implicit_ib", profile, seed, cfg, implicit_ib_metrics(ib, cfg["ib_lam"]), start)
+
+        for key, df in (("ceiling", ceiling), ("bounds", evals), ("traces", traces), ("ib", ib)):
+            tables[key].append(df.assign(seed=seed))
+    return {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
+
+
+def _record(name: str, profile: Profile, seed: int, cfg: dict, metrics: dict, start: float) -> None:
+    write_record(
+        CHAPTER,
+        name,
+        profile=profile.name,
+        seed=seed,
+        config=cfg,
+        metrics=metrics,
+        wall_time_s=time.perf_counter() - start,
+    )

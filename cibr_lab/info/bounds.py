@@ -1,0 +1,105 @@
+"""Variational lower bounds on mutual information from a critic's score matrix.
+
+Convention for every function here: ``scores[..., i, j] = T(x_i, y_j)`` for a batch of N
+paired samples, so the diagonal holds the N joint (positive) pairs and the off-diagonal the
+N(N-1) pairs drawn from the product of marginals. Leading dimensions are independent problems
+(one value each). All values are in nats.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def check_scores(scores: Tensor) -> Tensor:
+    """Validate finite ``[..., N, N]`` score matrices with N >= 2."""
+    if scores.ndim < 2 or scores.shape[-1] != scores.shape[-2]:
+        raise ValueError(f"scores must be square N x N matrices, got shape {tuple(scores.shape)}")
+    if scores.shape[-1] < 2:
+        raise ValueError("scores need a batch of at least 2 pairs")
+    if not torch.isfinite(scores).all():
+        raise ValueError("scores contain NaN or infinite values")
+    return scores
+
+
+def _split(scores: Tensor) -> tuple[Tensor, Tensor]:
+    """Joint scores ``[..., N]`` and the log-mean-exp of the marginal scores ``[...]``."""
+    n = scores.shape[-1]
+    off = ~torch.eye(n, dtype=torch.bool, device=scores.device)
+    marginal = scores[..., off]
+    return scores.diagonal(dim1=-2, dim2=-1), torch.logsumexp(marginal, -1) - math.log(n * (n - 1))
+
+
+def infonce(scores: Tensor) -> Tensor:
+    """InfoNCE bound: ``log N - CE(rows)``; it can never exceed ``log N``."""
+    check_scores(scores)
+    joint = scores.diagonal(dim1=-2, dim2=-1)
+    return (joint - torch.logsumexp(scores, dim=-1)).mean(-1) + math.log(scores.shape[-1])
+
+
+def nwj(scores: Tensor) -> Tensor:
+    """NWJ (f-divergence) bound: ``E_p[T] - e^{-1} E_q[e^T]``; unbiased, high variance."""
+    joint, log_mean_exp = _split(check_scores(scores))
+    return joint.mean(-1) - torch.exp(log_mean_exp - 1)
+
+
+def donsker_varadhan(scores: Tensor) -> Tensor:
+    """Donsker-Varadhan bound: ``E_p[T] - log E_q[e^T]`` (the bound MINE maximises)."""
+    joint, log_mean_exp = _split(check_scores(scores))
+    return joint.mean(-1) - log_mean_exp
+
+
+class MineObjective:
+    """MINE's training objective with the moving-average gradient correction.
+
+    The gradient of ``log E_q[e^T]`` is ``grad E_q[e^T] / E_q[e^T]``; a mini-batch estimate of
+    the denominator biases it, so MINE replaces the denominator by an exponential moving
+    average. Calling the object returns ``(dv_estimate, loss)``: the Donsker-Varadhan value
+    to report, and a surrogate loss whose gradient is the corrected one.
+    """
+
+    def __init__(self, ema_rate: float = 0.01) -> None:
+        if not 0.0 < ema_rate <= 1.0:
+            raise ValueError(f"ema_rate must lie in (0, 1], got {ema_rate}")
+        self.ema_rate = ema_rate
+        self.log_ema: Tensor | None = None
+
+    def __call__(self, scores: Tensor) -> tuple[Tensor, Tensor]:
+        joint, log_mean_exp = _split(check_scores(scores))
+        batch = log_mean_exp.detach()
+        if self.log_ema is None:
+            self.log_ema = batch
+        else:
+            rate = torch.as_tensor(self.ema_rate, dtype=batch.dtype, device=batch.device)
+            self.log_ema = torch.logaddexp(
+                torch.log1p(-rate) + self.log_ema, torch.log(rate) + batch
+            )
+        surrogate = joint.mean(-1) - torch.exp(log_mean_exp - self.log_ema)
+        return joint.mean(-1).detach() - batch, -surrogate
+
+
+class _PlainObjective:
+    def __init__(self, bound) -> None:
+        self.bound = bound
+
+    def __call__(self, scores: Tensor) -> tuple[Tensor, Tensor]:
+        value = self.bound(scores)
+        return value.detach(), -value
+
+
+OBJECTIVES = {
+    "infonce": lambda **kw: _PlainObjective(infonce),
+    "nwj": lambda **kw: _PlainObjective(nwj),
+    "dv": lambda **kw: _PlainObjective(donsker_varadhan),
+    "mine": lambda **kw: MineObjective(**kw),
+}
+
+
+def get_objective(name: str, **params):
+    """A training objective by name: a callable ``scores -> (estimate, loss)``."""
+    if name not in OBJECTIVES:
+        raise KeyError(f"unknown MI estimator {name!r}; valid estimators: {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[name](**params)

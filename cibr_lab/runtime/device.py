@@ -1,0 +1,38 @@
+"""Device selection: argument, then ``CIBR_LAB_DEVICE``, then cuda, mps, cpu."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+DEVICE_ENV = "CIBR_LAB_DEVICE"
+
+
+def get_device(device: str | torch.device | None = None) -> torch.device:
+    """Return the device to run on.
+
+    Order: the ``device`` argument, the ``CIBR_LAB_DEVICE`` environment variable, then the
+    first available of cuda, mps and cpu. An explicit request for an unavailable backend is
+    an error rather than a silent fallback.
+    """
+    requested = device if device is not None else os.environ.get(DEVICE_ENV) or None
+    if requested is not None:
+        dev = torch.device(requested)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {str(dev)!r} requested but CUDA is not available")
+        if dev.type == "mps" and not torch.backends.mps.is_available():
+            raise RuntimeError(f"device {str(dev)!r} requested but MPS is not available")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def autocast(device: torch.device, enabled: bool = True) -> torch.autocast:
+    """bf16 autocast on CUDA; a disabled context elsewhere (CPU runs stay in fp32)."""
+    return torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda"
+    )

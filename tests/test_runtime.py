@@ -1,0 +1,96 @@
+"""Device selection, seeding, profiles and paths."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from cibr_lab.runtime import (
+    data_dir,
+    get_device,
+    get_profile,
+    profile_names,
+    results_dir,
+    seed_everything,
+)
+
+
+def _draws():
+    return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+
+def test_seeding_is_reproducible_and_seed_dependent():
+    seed_everything(7)
+    a = _draws()
+    seed_everything(7)
+    b = _draws()
+    seed_everything(8)
+    c = _draws()
+    assert a == b
+    assert all(x != y for x, y in zip(a, c))
+    gen = seed_everything(7)
+    assert torch.equal(
+        torch.rand(3, generator=gen), torch.rand(3, generator=torch.Generator().manual_seed(7))
+    )
+
+
+def test_deterministic_mode_toggles_torch():
+    seed_everything(0, deterministic=True)
+    assert torch.are_deterministic_algorithms_enabled()
+    seed_everything(0)
+    assert not torch.are_deterministic_algorithms_enabled()
+    with pytest.raises(ValueError, match="non-negative int"):
+        seed_everything(-1)
+
+
+def test_device_order_argument_then_environment(monkeypatch):
+    assert get_device("cpu") == torch.device("cpu")
+    monkeypatch.setenv("CIBR_LAB_DEVICE", "cpu")
+    assert get_device() == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            get_device("cuda")
+        monkeypatch.delenv("CIBR_LAB_DEVICE")
+        assert get_device().type in {"cpu", "mps"}
+
+
+def test_profiles_share_keys_and_load():
+    assert profile_names() == ["embedded", "full", "smoke"]
+    ref = get_profile("embedded")
+    for name in profile_names():
+        p = get_profile(name)
+        assert p.seeds
+        for section in ref.sections:
+            assert set(p.section(section)) == set(ref.section(section))
+
+
+def test_profile_errors_list_valid_choices():
+    with pytest.raises(KeyError, match="valid profiles: embedded, full, smoke"):
+        get_profile("tiny")
+    with pytest.raises(KeyError, match=r"unknown key 'dimm'.*valid keys: .*dim"):
+        get_profile("smoke", overrides={"theory": {"dimm": 3}})
+    with pytest.raises(KeyError, match="valid sections: .*theory"):
+        get_profile("smoke", overrides={"nope": {}})
+    with pytest.raises(KeyError, match="valid sections"):
+        get_profile("smoke").section("nope")
+    with pytest.raises(ValueError, match="no seeds"):
+        get_profile("smoke", seeds=[])
+
+
+def test_overrides_and_seeds_apply():
+    original = get_profile("smoke").section("theory")["dim"]
+    p = get_profile("smoke", overrides={"theory": {"dim": original + 1}}, seeds=[4, 5, 6])
+    assert p.section("theory")["dim"] == original + 1 and p.seeds == (4, 5, 6)
+    section = get_profile("smoke").section("theory")
+    section["dim"] = 99
+    assert get_profile("smoke").section("theory")["dim"] == original  # nothing leaks back
+
+
+def test_paths_follow_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CIBR_LAB_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("CIBR_LAB_RESULTS", str(tmp_path / "r"))
+    assert data_dir() == tmp_path / "d"
+    assert results_dir() == tmp_path / "r"
