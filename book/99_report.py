@@ -43,7 +43,7 @@ profile = "embedded"  # the profile whose records are reported
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from cibr_lab.plots import save_figure, set_theme
@@ -68,12 +68,29 @@ glue("profile_name", profile, display=False)
 # here.
 
 # %% tags=["hide-input"]
-table = report[["paper", "id", "claim", "measure", "direction", "threshold", "n", "estimate",
-                "ci_low", "ci_high", "verdict", "detail"]]
-with pd.option_context("display.max_colwidth", 90):
-    display(table.style.format(
-        {"estimate": "{:.4g}", "ci_low": "{:.4g}", "ci_high": "{:.4g}", "threshold": "{:g}"},
-        na_rep="–").hide(axis="index"))
+def _interval(row: pd.Series) -> str:
+    if pd.isna(row["estimate"]):
+        return "–"
+    if pd.isna(row["ci_low"]):
+        return f"{row['estimate']:.4g}"
+    return f"{row['estimate']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]"
+
+
+sign = {"greater": ">", "less": "<"}
+compact = pd.DataFrame({
+    "id": report["id"],
+    "claim": report["claim"],
+    "test (per seed)": report["measure"] + " " + report["direction"].map(sign) + " "
+    + report["threshold"].map("{:g}".format),
+    "mean [95% CI]": report.apply(_interval, axis=1),
+    "n": report["n"],
+    "verdict": report["verdict"],
+    "detail": report["detail"],
+})
+for paper, rows in compact.groupby(report["paper"], sort=False):
+    display(Markdown(f"### {paper}"))
+    display(rows.style.hide(axis="index").set_properties(
+        subset=["claim", "detail"], **{"min-width": "14em"}))
 
 # %% [markdown]
 # The same estimates as a forest plot: each bar is the 95% interval of the per-seed measure,
