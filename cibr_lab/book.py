@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     except ChapterError as err:
         print(f"[book] FAILED: {err}", file=sys.stderr)
         return 1
+    except subprocess.CalledProcessError:
+        print("[book] FAILED: Jupyter Book reported warnings or errors (above)", file=sys.stderr)
+        return 1
     return 0
 
 
