@@ -12,6 +12,7 @@ from importlib import import_module
 
 EXPERIMENTS: dict[str, str] = {
     "theory": "cibr_lab.experiments.theory:run",
+    "cibr": "cibr_lab.cibr.experiment:run",
     "al": "cibr_lab.al.experiment:run",
 }
 
