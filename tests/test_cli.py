@@ -8,7 +8,7 @@ from cibr_lab.results import write_record
 
 def test_unknown_chapter_and_profile_exit_2_with_the_valid_names(capsys):
     assert main(["run", "nope", "--profile", "smoke"]) == 2
-    assert "valid chapters: al, cibr, theory" in capsys.readouterr().err
+    assert "valid chapters: al, cibr, ood, ood_imagenet, theory" in capsys.readouterr().err
     assert main(["run", "theory", "--profile", "huge"]) == 2
     assert "valid profiles: embedded, full, smoke" in capsys.readouterr().err
 

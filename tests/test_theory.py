@@ -44,5 +44,5 @@ def test_run_writes_one_record_per_experiment_and_seed():
 
 
 def test_unknown_chapter_lists_valid_ones():
-    with pytest.raises(KeyError, match="valid chapters: al, cibr, theory"):
+    with pytest.raises(KeyError, match="valid chapters: al, cibr, ood, ood_imagenet, theory"):
         get_experiment("nope")

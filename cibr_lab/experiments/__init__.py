@@ -14,6 +14,8 @@ EXPERIMENTS: dict[str, str] = {
     "theory": "cibr_lab.experiments.theory:run",
     "cibr": "cibr_lab.cibr.experiment:run",
     "al": "cibr_lab.al.experiment:run",
+    "ood": "cibr_lab.ood.experiment:run",
+    "ood_imagenet": "cibr_lab.ood.full:run_imagenet",
 }
 
 

@@ -1,0 +1,30 @@
+"""OOD detection: post-hoc scores, activation shapings, metrics and the OOD-R filter.
+
+Sign convention, stated once for the whole package: **every score is higher for samples that look
+more in-distribution (ID)**, and metrics treat ID as the positive class (as OpenOOD does;
+pytorch-ood uses the opposite sign).
+
+Models are used through two attributes: ``model.features(x) -> [N, D]`` (penultimate features,
+after the last non-linearity and pooling) and ``model.head`` (the final ``nn.Linear``).
+"""
+
+from cibr_lab.ood.base import Score, Scorer, Shaping
+from cibr_lab.ood.metrics import METRICS, ood_metrics
+from cibr_lab.ood.registry import defaults, get_scorer, get_shaping, sweep_grid
+from cibr_lab.ood.scores import SCORES
+from cibr_lab.ood.shapings import SHAPINGS, actfun
+
+__all__ = [
+    "METRICS",
+    "SCORES",
+    "SHAPINGS",
+    "Score",
+    "Scorer",
+    "Shaping",
+    "actfun",
+    "defaults",
+    "get_scorer",
+    "get_shaping",
+    "ood_metrics",
+    "sweep_grid",
+]

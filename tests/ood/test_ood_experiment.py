@@ -1,0 +1,82 @@
+"""The smoke profile end to end: records, frames, claims and review outputs (about 30 s)."""
+
+import numpy as np
+import pytest
+import torch
+
+from cibr_lab.ood import experiment, frames, ood_metrics
+from cibr_lab.results import evaluate_claims, load_claims
+from cibr_lab.runtime import get_profile
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CIBR_LAB_RESULTS", str(root))
+        torch.set_num_threads(1)
+        tables = experiment.run(get_profile("smoke", seeds=[0, 1]), device="cpu")
+        run = experiment.prepare("smoke", 0, device="cpu")
+        yield {"records": tables["records"], "tables": tables, "run": run, "root": root}
+
+
+def test_every_method_and_set_is_recorded(smoke) -> None:
+    table = smoke["tables"]["benchmark"]
+    assert table.equals(frames.benchmark_frame(smoke["records"]))
+    cfg = smoke["run"].cfg
+    tuned = len(cfg["tuned"]["scores"]) * len(cfg["tuned"]["shapings"])
+    expected = len(cfg["scores"]) * len(cfg["shapings"]) + tuned + len(cfg["input_level"])
+    combos = table.groupby(["score", "shaping"]).ngroups
+    assert combos == expected
+    assert set(table["ood_set"]) == {*cfg["ood_sets"], "mean"}
+    assert set(table["seed"]) == {0, 1}
+    assert table["value"].between(0, 1).all()
+    summary = frames.method_table(table)
+    assert {"mean", "ci_low", "ci_high"} <= set(summary.columns)
+
+
+def test_rectified_metrics_drop_exactly_the_flagged_items(smoke) -> None:
+    run = smoke["run"]
+    scores = experiment.method_scores(run, "energy", "none", input_level=False)
+    name = run.cfg["ood_sets"][0]
+    keep = ~run.committees[name].flagged
+    expected = ood_metrics(scores["id_test"], scores[name][keep])["auroc"]
+    table = frames.benchmark_frame(smoke["records"])
+    row = table.query(
+        "seed == 0 and score == 'energy' and shaping == 'none' and ood_set == @name "
+        "and variant == 'rectified' and metric == 'auroc'"
+    )
+    assert row["value"].item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_oodr_and_sensitivity_frames(smoke) -> None:
+    oodr = frames.oodr_frame(smoke["records"])
+    assert set(oodr["stat"]) == {"precision", "recall", "n_flagged", "n_injected"}
+    injected = oodr.query("seed == 0 and ood_set == 'all' and stat == 'n_injected'")["value"]
+    run = smoke["run"]
+    assert injected.item() == sum(s.injected.sum() for s in run.bench.ood.values())
+    sens = frames.sensitivity_frame(smoke["records"])
+    assert set(sens["sigma"]) == set(run.cfg["sensitivity_sigmas"])
+    assert set(sens["percentile"]) == set(run.cfg["sensitivity_percentiles"])
+
+
+def test_cached_rerun_and_claims(smoke) -> None:
+    again = experiment.run(get_profile("smoke", seeds=[0, 1]), device="cpu")["records"]
+    assert np.allclose(
+        again.sort_values(["seed", "metric"])["value"],
+        smoke["records"].sort_values(["seed", "metric"])["value"],
+        equal_nan=True,
+    )
+    verdicts = evaluate_claims(smoke["records"], load_claims("ood"))
+    assert len(verdicts) == 4 and (verdicts["n"] == 2).all()
+    assert set(verdicts["verdict"]) <= {"supported", "not supported"}
+
+
+def test_review_outputs(smoke, tmp_path) -> None:
+    paths = frames.review_outputs(smoke["run"], tmp_path)
+    removed = paths["removed"].read_text().splitlines()
+    n_flagged = sum(c.flagged.sum() for c in smoke["run"].committees.values())
+    assert len(removed) == 1 + n_flagged
+    assert paths["sheet"].read_text().count("data:image/png;base64,") == n_flagged
+    samples = frames.score_samples(smoke["run"], [("energy", "none"), ("energy", "actfun")])
+    assert set(samples["set"]) == {"id_test", *smoke["run"].bench.ood}
