@@ -61,7 +61,7 @@ from IPython.display import HTML, display
 from myst_nb import glue
 
 from cibr_lab.ood import actfun, experiment, frames, get_scorer
-from cibr_lab.ood.oodr import annotate, committee_filter, precision_recall
+from cibr_lab.ood.oodr import annotate, committee_filter, contact_sheet_fragment, precision_recall
 from cibr_lab.ood.scores.gradnorm import gradnorm_autograd
 from cibr_lab.plots import save_figure, set_theme
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, summarise
@@ -249,14 +249,17 @@ plt.show()
 
 # %% [markdown]
 # The review outputs for the first seed: the removed items with every annotator's vote and
-# confidence (CSV), the counts per dataset, and a self-contained HTML contact sheet.
+# confidence (CSV), the counts per dataset, and a self-contained HTML contact sheet; below, the
+# first flagged images of the {glue:text}`n_sheet` on that sheet.
 
 # %% tags=["hide-input"]
 paths = frames.review_outputs(first, results_dir() / P.name / "ood" / "oodr")
 display(pd.read_csv(paths["counts"]).round(3).style.hide(axis="index"))
 display(pd.read_csv(paths["removed"]).head(8).style.hide(axis="index"))
 print(f"contact sheet: {paths['sheet']}")
-display(HTML(paths["sheet"].read_text().split("<body>")[1].split("</body>")[0][:60_000]))
+_, removed, flagged_images, captions = frames.flagged_review(first)
+glue("n_sheet", len(captions), display=False)
+display(HTML(contact_sheet_fragment(flagged_images[:24], captions[:24])))
 
 # %% [markdown]
 # How does each score change from the raw to the rectified sets? The paper's premise is that

@@ -46,11 +46,9 @@ def method_table(frame: pd.DataFrame, variant: str = "rectified") -> pd.DataFram
     return summarise(rows, ["score", "shaping", "ood_set", "metric"])
 
 
-def review_outputs(run: SeedRun, out_dir: str | Path) -> dict[str, Path]:
-    """Write the OOD-R outputs of one seed: removed items with votes (CSV), counts per dataset
-    (CSV) and the HTML contact sheet of flagged images. Returns their paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def flagged_review(run: SeedRun) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, list[str]]:
+    """One seed's committee outcome: the full votes table, the removed rows, their images
+    ``[R, 1, 28, 28]`` and one caption each (item -> class (agreement/m))."""
     tables = [
         votes_table(run.committees[n], n, s.items, run.bench.classes, only_flagged=False)
         for n, s in run.bench.ood.items()
@@ -58,16 +56,25 @@ def review_outputs(run: SeedRun, out_dir: str | Path) -> dict[str, Path]:
     full = pd.concat(tables, ignore_index=True)
     full["injected"] = np.concatenate([s.injected for s in run.bench.ood.values()])
     removed = full[full["flagged"]].reset_index(drop=True)
-    paths = {"removed": out_dir / "removed.csv", "counts": out_dir / "counts.csv"}
-    removed.to_csv(paths["removed"], index=False)
-    counts_per_dataset(full).to_csv(paths["counts"], index=False)
     images = np.concatenate(
         [s.images[run.committees[n].flagged].numpy() for n, s in run.bench.ood.items()]
     )
     captions = [
-        f"{r.item} -> {r['class']} ({r.agreement}/{len(run.annotators)})"
+        f"{r['item']} -> {r['class']} ({r['agreement']}/{len(run.annotators)})"
         for _, r in removed.iterrows()
     ]
+    return full, removed, images, captions
+
+
+def review_outputs(run: SeedRun, out_dir: str | Path) -> dict[str, Path]:
+    """Write the OOD-R outputs of one seed: removed items with votes (CSV), counts per dataset
+    (CSV) and the HTML contact sheet of flagged images. Returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    full, removed, images, captions = flagged_review(run)
+    paths = {"removed": out_dir / "removed.csv", "counts": out_dir / "counts.csv"}
+    removed.to_csv(paths["removed"], index=False)
+    counts_per_dataset(full).to_csv(paths["counts"], index=False)
     paths["sheet"] = contact_sheet_html(images, captions, out_dir / "contact_sheet.html")
     return paths
 

@@ -57,7 +57,7 @@ def review_outputs_full(run: SeedRun, out_dir: str | Path, limit: int = 200) -> 
         rows = removed[removed["dataset"] == name].head(len(shown))
         images.append(shown)
         captions += [
-            f"{r.item} -> {r['class']} ({r.agreement}/{len(run.annotators)})"
+            f"{r['item']} -> {r['class']} ({r.agreement}/{len(run.annotators)})"
             for _, r in rows.iterrows()
         ]
     sheet = torch.cat(images).numpy() if images else torch.zeros(0, 3, 1, 1).numpy()

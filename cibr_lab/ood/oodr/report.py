@@ -65,6 +65,23 @@ def _png_base64(image: np.ndarray, scale: int) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def contact_sheet_fragment(images: np.ndarray, captions: Sequence[str], scale: int = 3) -> str:
+    """The thumbnails with captions as one self-styled ``<div>`` (embeddable in any page).
+
+    ``images``: ``[N, 1, H, W]``, ``[N, 3, H, W]`` or ``[N, H, W]`` in [0, 1]; one caption each.
+    """
+    if len(images) != len(captions):
+        raise ValueError(f"{len(images)} images for {len(captions)} captions")
+    cells = "\n".join(
+        '<figure style="display:inline-block;margin:4px;width:110px;vertical-align:top">'
+        f'<img style="image-rendering:pixelated" src="data:image/png;base64,'
+        f'{_png_base64(img, scale)}" alt="">'
+        f'<figcaption style="font-size:11px">{html.escape(cap)}</figcaption></figure>'
+        for img, cap in zip(images, captions, strict=True)
+    )
+    return f'<div class="oodr-sheet">\n{cells}\n</div>'
+
+
 def contact_sheet_html(
     images: np.ndarray,
     captions: Sequence[str],
@@ -72,23 +89,11 @@ def contact_sheet_html(
     title: str = "OOD-R: flagged images for review",
     scale: int = 3,
 ) -> Path:
-    """Write a self-contained HTML page (PNG thumbnails embedded as base64, no network).
-
-    ``images``: ``[N, 1, H, W]``, ``[N, 3, H, W]`` or ``[N, H, W]`` in [0, 1]; one caption each.
-    """
-    if len(images) != len(captions):
-        raise ValueError(f"{len(images)} images for {len(captions)} captions")
-    cells = "\n".join(
-        f'<figure><img src="data:image/png;base64,{_png_base64(img, scale)}" alt="">'
-        f"<figcaption>{html.escape(cap)}</figcaption></figure>"
-        for img, cap in zip(images, captions, strict=True)
-    )
+    """Write a self-contained HTML page (PNG thumbnails embedded as base64, no network)."""
+    fragment = contact_sheet_fragment(images, captions, scale)
     page = (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>"
-        "body{font-family:sans-serif} figure{display:inline-block;margin:4px;width:110px;"
-        "vertical-align:top} img{image-rendering:pixelated} figcaption{font-size:11px}"
-        f"</style></head><body><h1>{html.escape(title)}</h1><p>{len(captions)} images</p>\n"
-        f"{cells}\n</body></html>\n"
+        f"<title>{html.escape(title)}</title></head><body style='font-family:sans-serif'>"
+        f"<h1>{html.escape(title)}</h1><p>{len(captions)} images</p>\n{fragment}\n</body></html>\n"
     )
     return atomic_write_text(path, page)
