@@ -60,7 +60,13 @@ def test_oodr_and_sensitivity_frames(smoke) -> None:
     assert set(sens["percentile"]) == set(run.cfg["sensitivity_percentiles"])
 
 
-def test_cached_rerun_and_claims(smoke) -> None:
+def test_cached_rerun_and_claims(smoke, monkeypatch) -> None:
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached rerun must not train or score again")
+
+    monkeypatch.setenv("CIBR_LAB_RESULTS", str(smoke["root"]))
+    monkeypatch.setitem(experiment.EXPERIMENTS, "benchmark", no_training)
+    monkeypatch.setattr("cibr_lab.ood.train.train_classifier", no_training)
     again = experiment.run(get_profile("smoke", seeds=[0, 1]), device="cpu")["records"]
     assert np.allclose(
         again.sort_values(["seed", "metric"])["value"],
