@@ -111,7 +111,9 @@ def pct(x: float) -> float:
 gen = torch.Generator().manual_seed(0)
 h = torch.linspace(-2, 4, 61, dtype=torch.float64)
 c, sigma = 1.5, 0.6
-z = torch.randn(200_000, 1, generator=gen, dtype=torch.float64)
+n_mc = 200_000
+z = torch.randn(n_mc, 1, generator=gen, dtype=torch.float64)
+glue("af_n_mc", f"{n_mc:,}", display=False)
 mc = (h[None] + sigma * z).clamp(0, c).mean(dim=0)
 glue("af_mc_err", float((actfun(h, c, sigma) - mc).abs().max()), display=False)
 glue("af_limit_err", float((actfun(h, c, 1e-6) - h.clamp(0, c)).abs().max()), display=False)
@@ -128,7 +130,7 @@ save_figure(fig, "actfun_curves", P.name, "ood")
 plt.show()
 
 # %% [markdown]
-# The closed form and a 200,000-sample Monte-Carlo average differ by at most
+# The closed form and a {glue:text}`af_n_mc`-sample Monte-Carlo average differ by at most
 # {glue:text}`af_mc_err:.1e` (Monte-Carlo error); at $\sigma = 10^{-6}$ the gap to ReAct's
 # clip is {glue:text}`af_limit_err:.1e`.
 #
