@@ -59,6 +59,22 @@ def test_eurosat_fixture_and_class_names():
     assert image.shape == (3, 8, 8) and label == 1
 
 
+@pytest.mark.parametrize(
+    "name,classes",
+    [
+        ("dtd", ["banded", "zigzagged"]),
+        ("food101", ["apple pie", "ramen"]),
+        ("pets", ["Abyssinian", "Basset Hound"]),
+        ("sun397", ["abbey", "beach"]),
+    ],
+)
+def test_zeroshot_fixtures_in_torchvision_layouts(name, classes):
+    dataset, names, _ = zeroshot_dataset(name, FIXTURES / "zeroshot", T.ToTensor())
+    assert names == classes and len(dataset) == 4
+    labels = sorted(int(dataset[i][1]) for i in range(4))
+    assert labels == [0, 0, 1, 1] and dataset[0][0].shape == (3, 8, 8)
+
+
 @pytest.mark.parametrize("name", ["cifar10", "dtd", "food101"])
 def test_missing_zeroshot_set_names_path_and_fetch_command(tmp_path, name):
     with pytest.raises(FileNotFoundError, match=rf"{name}.*{tmp_path}.*download=True"):
