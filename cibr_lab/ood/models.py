@@ -48,14 +48,6 @@ def small_cnn(num_classes: int = 10, width: int = 32, feature_dim: int = 128) ->
     return SplitModel(body, nn.Linear(feature_dim, num_classes))
 
 
-def split_resnet(model: nn.Module) -> SplitModel:
-    """Split a torchvision ResNet (``fc`` head) into body and head, weights shared."""
-    if not isinstance(getattr(model, "fc", None), nn.Linear):
-        raise TypeError("split_resnet expects a torchvision ResNet with an nn.Linear 'fc' head")
-    children = [m for name, m in model.named_children() if name != "fc"]
-    return SplitModel(nn.Sequential(*children, nn.Flatten()), model.fc)
-
-
 def small_mlp(num_classes: int = 10, hidden: int = 128) -> SplitModel:
     """A one-hidden-layer MLP for 1x28x28 images (a different architecture for the committee)."""
     body = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, hidden), nn.ReLU())

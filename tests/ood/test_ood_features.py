@@ -1,10 +1,9 @@
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-from torchvision.models import resnet18
 
 from cibr_lab.ood.features import FeatureCache, extract
-from cibr_lab.ood.models import small_cnn, split_resnet
+from cibr_lab.ood.models import small_cnn
 
 
 def test_extract_matches_forward_for_tensors_and_loaders() -> None:
@@ -42,15 +41,3 @@ def test_cache_computes_once_and_reloads_from_disk(tmp_path) -> None:
     reloaded = fresh.get("m", "id_test", model, x)
     assert fresh.misses == 0
     torch.testing.assert_close(reloaded.logits, first.logits)
-
-
-def test_split_resnet_shares_weights_and_matches_forward() -> None:
-    torch.manual_seed(0)
-    net = resnet18(num_classes=5).eval()
-    split = split_resnet(net)
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        torch.testing.assert_close(split(x), net(x))
-    assert split.head is net.fc and split.features(x).shape == (2, 512)
-    with pytest.raises(TypeError, match="'fc' head"):
-        split_resnet(torch.nn.Linear(2, 2))
