@@ -146,9 +146,3 @@ def zeroshot_dataset(
             f'download=True)" (add the split argument {kwargs} if any)'
         ) from None
     return dataset, class_names(dataset), templates
-
-
-def stack_images(dataset: Dataset, batch_size: int = 256) -> Tensor:
-    """All images of a (small) dataset as one tensor ``[N, ...]`` (for tests and small sets)."""
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size)
-    return torch.cat([x for x, _ in loader])

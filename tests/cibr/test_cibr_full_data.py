@@ -5,12 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import torchvision.transforms as T
 
-from cibr_lab.cibr.full_data import KarpathyCaptions, stack_images, zeroshot_dataset
+from cibr_lab.cibr.full_data import KarpathyCaptions, zeroshot_dataset
 from cibr_lab.cibr.retrieval import retrieval_recall
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "cibr"
+
+
+def stack_images(dataset, batch_size=256):
+    """All images of a small dataset as one tensor."""
+    return torch.cat([x for x, _ in torch.utils.data.DataLoader(dataset, batch_size=batch_size)])
 
 
 def test_coco_karpathy_test_split():

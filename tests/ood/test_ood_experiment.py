@@ -65,8 +65,9 @@ def test_cached_rerun_and_claims(smoke, monkeypatch) -> None:
         raise AssertionError("a cached rerun must not train or score again")
 
     monkeypatch.setenv("CIBR_LAB_RESULTS", str(smoke["root"]))
-    monkeypatch.setitem(experiment.EXPERIMENTS, "benchmark", no_training)
-    monkeypatch.setattr("cibr_lab.ood.train.train_classifier", no_training)
+    monkeypatch.setattr(experiment, "prepare", no_training)
+    for name in experiment.EXPERIMENTS:
+        monkeypatch.setitem(experiment.EXPERIMENTS, name, no_training)
     again = experiment.run(get_profile("smoke", seeds=[0, 1]), device="cpu")["records"]
     assert np.allclose(
         again.sort_values(["seed", "metric"])["value"],

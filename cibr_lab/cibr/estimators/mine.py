@@ -75,6 +75,15 @@ class MINEEstimator(RedundancyEstimator):
         )
         self.objectives = {name: MineObjective(ema_rate) for name, *_ in _TERMS}
 
+    def get_extra_state(self) -> dict[str, Tensor | None]:
+        """MINE's moving averages: not parameters, but a resumed run must continue them."""
+        return {name: objective.log_ema for name, objective in self.objectives.items()}
+
+    def set_extra_state(self, state: dict[str, Tensor | None]) -> None:
+        """Restore the moving averages saved by :meth:`get_extra_state`."""
+        for name, log_ema in state.items():
+            self.objectives[name].log_ema = log_ema
+
     def forward(self, image_features: Tensor, text_features: Tensor) -> dict[str, Tensor]:
         """DV estimates on ``[N, D]`` features (N >= 2); noise from the global torch RNG."""
         mu = {"image": image_features.float(), "text": text_features.float()}
