@@ -446,7 +446,9 @@ glue("full_seeds", len(get_profile("full").seeds), display=False)
 # metrics and committee are the same code as above. Two things differ: the OOD-R committee is
 # made of pretrained zero-shot CLIP models and ImageNet classifiers (read from local weight
 # files; with fewer than *k* available the filter is disabled with a warning), and without
-# injected ground truth the rectification reports counts of removed images and the review
-# sheet, not precision and recall. Expected GPU time, an estimate we have not measured:
+# injected ground truth the rectification reports counts of removed images, not precision and
+# recall; the review sheet for a human pass is written by
+# `cibr_lab.ood.full.review.review_outputs_full` from a prepared seed
+# (`cibr_lab.ood.experiment.prepare("full", seed)`). Expected GPU time, an estimate we have not measured:
 # 5-8 minutes per CIFAR seed from a checkpoint (about 15 more to train one), 30-45 minutes
 # for the ImageNet run.
