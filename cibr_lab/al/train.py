@@ -25,9 +25,9 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, update_bn
 
-from cibr_lab.al.augment import random_crop_flip
 from cibr_lab.al.learner import Learner
 from cibr_lab.al.nets import ALNet
+from cibr_lab.data.augment import random_crop_flip
 from cibr_lab.info import mmd2
 from cibr_lab.runtime import autocast
 

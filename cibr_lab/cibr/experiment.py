@@ -24,7 +24,7 @@ import torch
 
 from cibr_lab.cibr.captioned import CaptionedSet
 from cibr_lab.cibr.evaluate import evaluate_suite
-from cibr_lab.cibr.loss import CIBRLoss
+from cibr_lab.cibr.loss import training_loss
 from cibr_lab.cibr.model import create_model, get_tokenizer
 from cibr_lab.cibr.suite import CURVE, PROBES, RETRIEVAL, ZEROSHOT, build_data
 from cibr_lab.cibr.train import CaptionBatches, TrainConfig, train
@@ -78,13 +78,7 @@ def train_and_evaluate(
     tokenizer = get_tokenizer(cfg["model"])
     torch.manual_seed(seed)
     model = create_model(cfg["model"], cfg["pretrained"], device)
-    loss_fn = CIBRLoss(
-        method.lam,
-        method.estimator,
-        embed_dim=model.text_projection.shape[1],
-        estimator_kwargs={"sigma": cfg["sigma"]},
-        validate=False,  # our own features: skip the per-step host-syncing checks
-    )
+    loss_fn = training_loss(model, method.estimator, method.lam, cfg["sigma"])
     batches = CaptionBatches(
         train_set, tokenizer(train_set.captions), torch.Generator().manual_seed(seed)
     )

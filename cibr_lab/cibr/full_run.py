@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from cibr_lab.cibr.evaluate import class_prompts, encode_images, encode_texts, zeroshot_task
 from cibr_lab.cibr.full_data import KarpathyCaptions, zeroshot_dataset
-from cibr_lab.cibr.loss import CIBRLoss
+from cibr_lab.cibr.loss import training_loss
 from cibr_lab.cibr.model import get_tokenizer, register_models
 from cibr_lab.cibr.retrieval import retrieval_recall
 from cibr_lab.cibr.tokenizer import CaptionTokenizer
@@ -97,13 +97,7 @@ def train_and_evaluate_full(
     timing: dict[str, float] = {}
     if fine_tune:
         data = KarpathyCaptions("coco", "train", transform=transform)
-        loss_fn = CIBRLoss(
-            lam,
-            estimator,
-            embed_dim=model.text_projection.shape[1],
-            estimator_kwargs={"sigma": cfg["sigma"]},
-            validate=False,  # our own features: skip the per-step host-syncing checks
-        )
+        loss_fn = training_loss(model, estimator, lam, cfg["sigma"])
         batches = CaptionBatches(
             data, tokenizer(data.captions), torch.Generator().manual_seed(seed)
         )

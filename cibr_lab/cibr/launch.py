@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 
 from cibr_lab.cibr.evaluate import evaluate_suite
-from cibr_lab.cibr.loss import CIBRLoss
+from cibr_lab.cibr.loss import training_loss
 from cibr_lab.cibr.model import create_model, get_tokenizer
 from cibr_lab.cibr.suite import PROBES, RETRIEVAL, ZEROSHOT, build_data
 from cibr_lab.cibr.train import CaptionBatches, TrainConfig, train
@@ -67,17 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = get_tokenizer(cfg["model"])
     torch.manual_seed(args.seed)
     model = create_model(cfg["model"], cfg["pretrained"], device)
-    loss_fn = CIBRLoss(
-        args.lam,
-        args.estimator,
-        embed_dim=model.text_projection.shape[1],
-        estimator_kwargs={"sigma": cfg["sigma"]},
-        validate=False,  # our own features: skip the per-step host-syncing checks
-        local_loss=world_size > 1,
-        gather_with_grad=world_size > 1,
-        rank=rank,
-        world_size=world_size,
-    )
+    loss_fn = training_loss(model, args.estimator, args.lam, cfg["sigma"], rank, world_size)
     batches = CaptionBatches(
         train_set, tokenizer(train_set.captions), torch.Generator().manual_seed(args.seed)
     )

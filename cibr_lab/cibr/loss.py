@@ -132,3 +132,30 @@ class CIBRLoss(ClipLoss):
                 out["cibr_aux_loss"] = terms["aux_loss"]
             self.last_stats = {k: terms[k] for k in ("R_v", "R_t")}
         return out if output_dict else tuple(out.values())
+
+
+def training_loss(
+    model: torch.nn.Module,
+    estimator: str,
+    lam: float,
+    sigma: float,
+    rank: int = 0,
+    world_size: int = 1,
+) -> CIBRLoss:
+    """The loss every training entry point uses for an open_clip ``model``.
+
+    Inputs are the model's own features, so the per-step input checks (host syncs) are off;
+    with several processes features are gathered with gradients (open_clip's
+    ``--local-loss --gather-with-grad``).
+    """
+    return CIBRLoss(
+        lam,
+        estimator,
+        embed_dim=model.text_projection.shape[1],
+        estimator_kwargs={"sigma": sigma},
+        validate=False,
+        local_loss=world_size > 1,
+        gather_with_grad=world_size > 1,
+        rank=rank,
+        world_size=world_size,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -43,6 +44,26 @@ def train_classifier(
     return model.eval()
 
 
+def load_or_fit(
+    path: str | Path, meta: str, model: nn.Module, fit: Callable[[], object]
+) -> nn.Module:
+    """Load ``path`` into ``model`` if it holds weights saved under the same ``meta`` string;
+    else call ``fit()`` (which trains ``model`` in place) and save the weights atomically.
+    Returns the model in eval mode."""
+    path = Path(path)
+    if path.exists():
+        stored = torch.load(path, map_location=next(model.parameters()).device, weights_only=True)
+        if stored.get("meta") == meta:
+            model.load_state_dict(stored["state_dict"])
+            return model.eval()
+    fit()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"meta": meta, "state_dict": model.state_dict()}, tmp)
+    tmp.replace(path)
+    return model.eval()
+
+
 def load_or_train(
     path: str | Path,
     spec: dict,
@@ -54,24 +75,12 @@ def load_or_train(
 ) -> SplitModel:
     """Load ``path`` if it holds a checkpoint of the same spec, training config and seed; else
     train (seeded) and save it. Returns the model in eval mode on ``device``."""
-    path = Path(path)
-    meta = json.loads(
-        json.dumps({"spec": spec, "train": train_cfg, "seed": seed, "n": len(data[0])})
-    )
+    meta = {"spec": spec, "train": train_cfg, "seed": seed, "n": len(data[0])}
     torch.manual_seed(seed)
     model = build_model(spec, num_classes).to(device)
-    if path.exists():
-        stored = torch.load(path, map_location=device, weights_only=True)
-        if stored.get("meta") == json.dumps(meta, sort_keys=True):
-            model.load_state_dict(stored["state_dict"])
-            return model.eval()
     gen = torch.Generator().manual_seed(seed)
-    train_classifier(model, *data, generator=gen, **train_cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"meta": json.dumps(meta, sort_keys=True), "state_dict": model.state_dict()}, tmp)
-    tmp.replace(path)
-    return model.eval()
+    fit = lambda: train_classifier(model, *data, generator=gen, **train_cfg)
+    return load_or_fit(path, json.dumps(json.loads(json.dumps(meta)), sort_keys=True), model, fit)
 
 
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:

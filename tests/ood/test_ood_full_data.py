@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from cibr_lab.data.augment import random_crop_flip
 from cibr_lab.ood.full import data as full_data
 from cibr_lab.ood.full.data import (
     build_full_benchmark,
@@ -18,7 +19,6 @@ from cibr_lab.ood.full.data import (
     per_class,
     read_cifar_batches,
 )
-from cibr_lab.ood.full.train import augment
 from cibr_lab.ood.openood import openood_sets
 from cibr_lab.runtime import get_profile
 
@@ -129,7 +129,7 @@ def test_full_benchmark_from_the_fixture_and_bad_settings(monkeypatch) -> None:
 def test_augment_crops_and_flips_each_image_independently() -> None:
     x = torch.arange(4 * 2 * 5 * 5, dtype=torch.float32).reshape(4, 2, 5, 5) + 1
     gen = torch.Generator().manual_seed(0)
-    out = augment(x, gen, pad=2)
+    out = random_crop_flip(x, gen, pad=2)
     assert out.shape == x.shape
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     for b in range(4):  # each output is one crop of its own padded image, maybe mirrored
@@ -143,5 +143,5 @@ def test_augment_crops_and_flips_each_image_independently() -> None:
             )
         ]
         assert any(torch.equal(out[b], c) for c in crops)
-    many = augment(x.repeat(64, 1, 1, 1), torch.Generator().manual_seed(1), pad=2)
+    many = random_crop_flip(x.repeat(64, 1, 1, 1), torch.Generator().manual_seed(1), pad=2)
     assert len({tuple(m.flatten().tolist()) for m in many[:, :1]}) > 10  # draws differ per image

@@ -13,24 +13,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cibr_lab.data.augment import random_crop_flip
 from cibr_lab.ood.full.data import read_cifar_batches
 from cibr_lab.ood.models import SplitModel, build_model, resolve
+from cibr_lab.ood.train import load_or_fit
 from cibr_lab.runtime import autocast
-
-
-def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop after ``pad`` zero padding and random horizontal flip of ``x [B, C, H, W]``,
-    one draw per image, vectorised (``generator`` lives on ``x``'s device)."""
-    b, _, h, w = x.shape
-    padded = nn.functional.pad(x, (pad, pad, pad, pad))
-    off = torch.randint(0, 2 * pad + 1, (2, b), generator=generator, device=x.device)
-    rows = (off[0, :, None] + torch.arange(h, device=x.device))[:, None, :, None]
-    cols = (off[1, :, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    flip = torch.rand(b, generator=generator, device=x.device) < 0.5
-    cols = torch.where(flip[:, None, None, None], cols.flip(-1), cols)
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-    return padded[batch, chans, rows, cols]
 
 
 def train_sgd(
@@ -67,7 +54,7 @@ def train_sgd(
     for _ in range(epochs):
         order = torch.randperm(len(images), generator=gen, device=device)
         for idx in order.split(batch_size):
-            x = (augment(images[idx].float() / 255, gen) - mean_t) / std_t
+            x = (random_crop_flip(images[idx].float() / 255, gen) - mean_t) / std_t
             with autocast(device):
                 loss = nn.functional.cross_entropy(model(x), labels[idx])
             opt.zero_grad(set_to_none=True)
@@ -106,16 +93,12 @@ def classifier(
     meta = json.dumps({"spec": spec, "train": train_cfg, "seed": seed}, sort_keys=True)
     torch.manual_seed(seed)
     model = build_model(spec, num_classes).to(device)
-    if cache_path.exists():
-        stored = torch.load(cache_path, map_location=device, weights_only=True)
-        if stored.get("meta") == meta:
-            model.load_state_dict(stored["state_dict"])
-            return model.eval()
-    warnings.warn(f"no checkpoint at {path}: training one with the profile's recipe", stacklevel=2)
-    images, labels = read_cifar_batches(resolve(protocol["train_pickle"]), train=True)
-    train_sgd(model, images, labels, protocol["mean"], protocol["std"], seed=seed, **train_cfg)
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_path.with_suffix(".tmp")
-    torch.save({"meta": meta, "state_dict": model.state_dict()}, tmp)
-    tmp.replace(cache_path)
-    return model
+
+    def fit() -> None:
+        warnings.warn(
+            f"no checkpoint at {path}: training one with the profile's recipe", stacklevel=3
+        )
+        images, labels = read_cifar_batches(resolve(protocol["train_pickle"]), train=True)
+        train_sgd(model, images, labels, protocol["mean"], protocol["std"], seed=seed, **train_cfg)
+
+    return load_or_fit(cache_path, meta, model, fit)

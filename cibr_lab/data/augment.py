@@ -1,4 +1,4 @@
-"""Batched image augmentation for the full profile: random crop with zero padding and flips."""
+"""Batched image augmentation (full profiles): random crop with zero padding, horizontal flip."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ def random_crop_flip(x: Tensor, generator: torch.Generator, pad: int = 4) -> Ten
     """Randomly translate each image of ``x [N, C, H, W]`` by up to ``pad`` pixels (zero fill)
     and flip it horizontally with probability 1/2; one gather, no per-sample loop.
 
-    ``generator`` (CPU) draws the shifts and flips, so a seeded run is reproducible.
+    ``generator`` draws the shifts and flips on its own device (CPU or the GPU), so a seeded
+    run is reproducible; the draws then move to ``x``'s device.
     """
     if x.ndim != 4:
         raise ValueError(f"random_crop_flip needs images [N, C, H, W], got {tuple(x.shape)}")
     n, _, h, w = x.shape
-    shift = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).to(x.device)
-    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    draw = {"generator": generator, "device": generator.device}
+    shift = torch.randint(0, 2 * pad + 1, (n, 2), **draw).to(x.device)
+    flip = (torch.rand(n, **draw) < 0.5).to(x.device)
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     cols = torch.arange(w, device=x.device)[None, :] + shift[:, 1:2]
     cols = torch.where(flip[:, None], w - 1 + 2 * pad - cols, cols)  # flip, then crop

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cibr_lab.al.augment import random_crop_flip
+from cibr_lab.data.augment import random_crop_flip
 
 
 def test_matches_per_image_reference():
