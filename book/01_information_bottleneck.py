@@ -54,7 +54,8 @@ from IPython.display import display
 from myst_nb import glue
 
 from cibr_lab.experiments import theory
-from cibr_lab.plots import facet_lines, save_figure, set_theme
+from cibr_lab.plots import facet_lines, save_figure, set_theme, t_interval
+from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, load_records
 from cibr_lab.runtime import get_profile
 
@@ -158,7 +159,7 @@ glue("chain_best", best, display=False)
 ceiling = tables["ceiling"]
 fig, ax = plt.subplots(figsize=(6.2, 4))
 sns.lineplot(data=ceiling, x="true_mi", y="estimate", hue="batch_size", marker="o",
-             errorbar=("ci", 95), palette="viridis", ax=ax)
+             errorbar=t_interval, palette="viridis", ax=ax)
 for n in sorted(ceiling["batch_size"].unique()):
     ax.axhline(math.log(n), ls=":", lw=1, color="grey")
 lim = ceiling["true_mi"].max()
@@ -166,7 +167,7 @@ ax.plot([0, lim], [0, lim], "k--", lw=1, label="true MI")
 ax.set(xlabel="true I(X;Y) [nats]", ylabel="InfoNCE estimate [nats]",
        title="InfoNCE saturates at log N (dotted)")
 ax.legend(title="batch N")
-save_figure(fig, "infonce_ceiling", P.name, "theory")
+save_figure(fig, "infonce_ceiling", P.label, "theory")
 plt.show()
 
 excess_logn = float((ceiling["estimate"] - ceiling["batch_size"].map(math.log)).max())
@@ -226,7 +227,7 @@ sns.lineplot(data=traces[traces["true_mi"] == traces["true_mi"].max()], x="step"
              hue="estimator", errorbar=None, ax=axes[1])
 axes[1].axhline(traces["true_mi"].max(), color="k", ls="--", lw=1)
 axes[1].set(title=f"training, true MI = {traces['true_mi'].max():g} nats")
-save_figure(fig, "mine_nwj_bias_variance", P.name, "theory")
+save_figure(fig, "mine_nwj_bias_variance", P.label, "theory")
 plt.show()
 worst = stats.loc[stats["true_mi"] == stats["true_mi"].max()].set_index("estimator")
 for name in worst.index:
@@ -291,9 +292,9 @@ long = ib.melt(id_vars=["objective", "step", "seed"], value_vars=["relevance", "
                var_name="term", value_name="nats")
 grid = facet_lines(long, x="step", y="nats", hue="objective", col="term")
 grid.set_titles("{col_name}")
-save_figure(grid.figure, "implicit_ib", P.name, "theory")
+save_figure(grid.figure, "implicit_ib", P.label, "theory")
 plt.show()
-ib_records = load_records(profile=P.name, chapter="theory")
+ib_records = load_records(profile=P.label, chapter="theory")
 ib_metrics = ib_records[ib_records["experiment"] == "implicit_ib"].pivot_table(
     index="seed", columns="metric", values="value")
 for key in ("relevance_init", "relevance_final_clip", "redundancy_init", "redundancy_final_clip",
@@ -320,11 +321,15 @@ display(ib_metrics[["relevance_init", "relevance_final_clip", "relevance_final_c
 
 # %%
 claims = load_claims("theory")
-verdicts = evaluate_claims(load_records(profile=P.name), claims)
+verdicts = evaluate_claims(load_records(profile=P.label), claims)
 with pd.option_context("display.max_colwidth", 200):
     display(claims_table(claims)[["id", "claim", "source", "note"]].style.hide(axis="index"))
-display(verdicts[["id", "estimate", "ci_low", "ci_high", "n", "verdict"]].round(4)
-        .style.hide(axis="index"))
+display(verdict_table(verdicts))
+glue("verdict_summary", verdict_sentence(verdicts), display=False)
+
+# %% [markdown]
+# Under this profile: {glue:text}`verdict_summary` (primary claims Holm-corrected; the `mde`
+# column is the smallest true effect each test detects with 80% power, in nats).
 
 # %% tags=["hide-input"]
 full = get_profile("full")

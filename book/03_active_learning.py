@@ -55,7 +55,8 @@ from cibr_lab.al import labeling_efficiency
 from cibr_lab.al.datasets import load_al_data
 from cibr_lab.al.experiment import run
 from cibr_lab.al.manifold import feature_alignment
-from cibr_lab.plots import facet_lines, save_figure, set_theme
+from cibr_lab.plots import facet_lines, save_figure, set_theme, t_interval
+from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, load_records, summarise
 from cibr_lab.runtime import get_device, get_profile
 
@@ -146,14 +147,14 @@ baselines = ["random", "least_confidence", "margin", "entropy", "bald", "coreset
 grid = facet_lines(main[main["method"].isin(baselines)], x="n_labels", y="accuracy",
                    hue="method", col="dataset")
 grid.set_titles("{col_name}")
-save_figure(grid.figure, "curves_baselines", P.name, "al")
+save_figure(grid.figure, "curves_baselines", P.label, "al")
 plt.show()
 ablations = ["random", "entropy", "mpts", "trajectory_no_mmd", "mmd_no_trajectory", "random_swa",
              "entropy_swa"]
 grid = facet_lines(main[main["method"].isin(ablations)], x="n_labels", y="accuracy",
                    hue="method", col="dataset")
 grid.set_titles("{col_name}")
-save_figure(grid.figure, "curves_ablations", P.name, "al")
+save_figure(grid.figure, "curves_ablations", P.label, "al")
 plt.show()
 
 # %% [markdown]
@@ -224,11 +225,11 @@ weight_rows = on[(on["group"] == "sweep_mmd") | on["method"].isin(["mpts", "traj
 snap_rows = on[(on["group"] == "sweep_snapshots") | ((on["method"] == "mpts")
                                                       & (on["group"] == "main"))]
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-sns.pointplot(data=weight_rows, x="mmd_weight", y="aubc", errorbar=("ci", 95), ax=axes[0])
+sns.pointplot(data=weight_rows, x="mmd_weight", y="aubc", errorbar=t_interval, ax=axes[0])
 axes[0].set(xlabel="MMD weight λ", ylabel="AUBC", title=f"{sweep_ds}: MMD weight (K={default_k})")
-sns.pointplot(data=snap_rows, x="n_snapshots", y="aubc", errorbar=("ci", 95), ax=axes[1])
+sns.pointplot(data=snap_rows, x="n_snapshots", y="aubc", errorbar=t_interval, ax=axes[1])
 axes[1].set(xlabel="snapshots K", ylabel="AUBC", title=f"{sweep_ds}: snapshots (λ={mpts_weight})")
-save_figure(fig, "sweeps", P.name, "al")
+save_figure(fig, "sweeps", P.label, "al")
 plt.show()
 by_weight = weight_rows.groupby("mmd_weight")["aubc"].mean()
 glue("best_weight", float(by_weight.idxmax()), display=False)
@@ -255,7 +256,7 @@ points, distances = feature_alignment(data, ds_cfg, [0.0, mpts_weight], P.seeds[
 grid = sns.relplot(data=points, x="pc1", y="pc2", hue="subset", col="mmd_weight", s=12,
                    alpha=0.6, height=3.2, facet_kws={"sharex": False, "sharey": False})
 grid.set_titles("MMD weight λ = {col_name}")
-save_figure(grid.figure, "manifold", P.name, "al")
+save_figure(grid.figure, "manifold", P.label, "al")
 plt.show()
 display(distances.round(4).style.hide(axis="index"))
 glue("mmd2_without", float(distances["mmd2"].iloc[0]), display=False)
@@ -276,8 +277,8 @@ glue("mmd2_with", float(distances["mmd2"].iloc[-1]), display=False)
 timing = main.melt(id_vars=["dataset", "method"], value_vars=["train_s", "query_s"],
                    var_name="phase", value_name="seconds").dropna()
 grid = sns.catplot(data=timing, x="seconds", y="method", hue="phase", col="dataset", kind="bar",
-                   errorbar=("ci", 95), height=3.6, sharex=False)
-save_figure(grid.figure, "time_per_round", P.name, "al")
+                   errorbar=t_interval, height=3.6, sharex=False)
+save_figure(grid.figure, "time_per_round", P.label, "al")
 plt.show()
 per_round = main.groupby(["dataset", "method"])[["train_s", "query_s"]].mean()
 ratio = per_round.loc[(vision, "mpts"), "train_s"] / per_round.loc[(vision, "entropy"), "train_s"]
@@ -295,17 +296,18 @@ glue("mpts_train_ratio", float(ratio), display=False)
 
 # %% tags=["hide-input"]
 claims = load_claims("al")
-verdicts = evaluate_claims(load_records(profile=P.name), claims)
+verdicts = evaluate_claims(load_records(profile=P.label), claims)
 with pd.option_context("display.max_colwidth", 200):
     display(claims_table(claims)[["id", "claim", "source"]].style.hide(axis="index"))
-display(verdicts[["id", "estimate", "ci_low", "ci_high", "n", "verdict"]].round(4)
-        .style.hide(axis="index"))
-glue("n_supported", int((verdicts["verdict"] == "supported").sum()), display=False)
-glue("n_testable", int((verdicts["verdict"] != "not testable here").sum()), display=False)
+display(verdict_table(verdicts))
+glue("verdict_summary", verdict_sentence(verdicts), display=False)
 
 # %% [markdown]
-# {glue:text}`n_supported` of the {glue:text}`n_testable` claims testable here are supported
-# (the whole 95% interval of the paired difference above zero).
+# Under this profile: {glue:text}`verdict_summary`.
+# *Supported* / *contradicted*: the effect differs from zero on the claimed / the opposite side
+# (two-sided t-test over seeds at level 0.05, Holm-corrected across the chapter's primary
+# claims); *inconclusive*: no difference detected, and the `mde` column says how large a true
+# effect the test would have found with 80% power.
 
 # %% tags=["hide-input"]
 full = get_profile("full").section("al")

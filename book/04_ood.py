@@ -63,7 +63,8 @@ from myst_nb import glue
 from cibr_lab.ood import actfun, experiment, frames, get_scorer
 from cibr_lab.ood.oodr import annotate, committee_filter, contact_sheet_fragment, precision_recall
 from cibr_lab.ood.scores.gradnorm import gradnorm_autograd
-from cibr_lab.plots import save_figure, set_theme
+from cibr_lab.plots import save_figure, set_theme, t_interval
+from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, summarise
 from cibr_lab.runtime import get_profile, results_dir
 
@@ -126,7 +127,7 @@ curves = pd.concat(
 fig, ax = plt.subplots(figsize=(5, 3.2))
 sns.lineplot(data=curves, x="h", y="activation", hue="sigma / c", palette="viridis", ax=ax)
 ax.set_title(f"ActFun with cap c = {c}")
-save_figure(fig, "actfun_curves", P.name, "ood")
+save_figure(fig, "actfun_curves", P.label, "ood")
 plt.show()
 
 # %% [markdown]
@@ -187,7 +188,7 @@ for row, (name, ood) in zip(axes, bench.ood.items(), strict=True):
         if ood.injected[k]:
             ax.set_title("injected", fontsize=7, color="C3")
     row[0].set_ylabel(name, rotation=0, ha="right", fontsize=8)
-save_figure(fig, "ood_sets", P.name, "ood")
+save_figure(fig, "ood_sets", P.label, "ood")
 plt.show()
 
 # %% [markdown]
@@ -214,8 +215,8 @@ overall = oodr[oodr["ood_set"] == "all"].groupby("stat")["value"].mean()
 glue("oodr_k", cfg["committee_k"], display=False)
 glue("oodr_m", len(cfg["annotators"]), display=False)
 glue("oodr_thr", cfg["committee_threshold"], display=False)
-glue("oodr_precision", pct(overall["precision"]), display=False)
-glue("oodr_recall", pct(overall["recall"]), display=False)
+glue("oodr_precision", pct(overall.get("precision", np.nan)), display=False)  # nothing flagged: undefined
+glue("oodr_recall", pct(overall.get("recall", np.nan)), display=False)
 
 # %% [markdown]
 # With $k =$ {glue:text}`oodr_k` of $m =$ {glue:text}`oodr_m` and a threshold of
@@ -246,7 +247,7 @@ grid = sns.relplot(
     height=2.8,
     aspect=1.1,
 )
-save_figure(grid.figure, "oodr_threshold_sweep", P.name, "ood")
+save_figure(grid.figure, "oodr_threshold_sweep", P.label, "ood")
 plt.show()
 
 # %% [markdown]
@@ -282,13 +283,13 @@ grid = sns.catplot(
     y="rectified - raw (points)",
     col="metric",
     kind="bar",
-    errorbar=("ci", 95),
+    errorbar=t_interval,
     height=3,
     aspect=1.4,
     sharey=False,
 )
 grid.set_xticklabels(rotation=30)
-save_figure(grid.figure, "oodr_effect", P.name, "ood")
+save_figure(grid.figure, "oodr_effect", P.label, "ood")
 plt.show()
 energy_shift = plain.query("score == 'energy'").groupby("metric")["rectified - raw (points)"]
 glue("energy_auroc_shift", float(energy_shift.mean()["auroc"]), display=False)
@@ -358,14 +359,14 @@ grid = sns.relplot(
     col="score",
     row="metric",
     kind="line",
-    errorbar=("ci", 95),
+    errorbar=t_interval,
     palette="viridis",
     height=2.8,
     aspect=1.2,
     facet_kws={"sharey": False},
 )
 grid.set_axis_labels("sigma / c", "%")
-save_figure(grid.figure, "actfun_sensitivity", P.name, "ood")
+save_figure(grid.figure, "actfun_sensitivity", P.label, "ood")
 plt.show()
 
 # %% [markdown]
@@ -392,7 +393,7 @@ grid = sns.displot(
     height=2.6,
     aspect=1.4,
 )
-save_figure(grid.figure, "score_distributions", P.name, "ood")
+save_figure(grid.figure, "score_distributions", P.label, "ood")
 plt.show()
 
 # %% [markdown]
@@ -406,16 +407,16 @@ claims = load_claims("ood")
 verdicts = evaluate_claims(tables["records"], claims)
 with pd.option_context("display.max_colwidth", 200):
     display(claims_table(claims)[["id", "claim", "note"]].style.hide(axis="index"))
-display(
-    verdicts[["id", "estimate", "ci_low", "ci_high", "n", "verdict"]]
-    .round(4)
-    .style.hide(axis="index")
-)
+display(verdict_table(verdicts))
+glue("verdict_summary", verdict_sentence(verdicts), display=False)
 for _, row in verdicts.iterrows():
     glue(f"verdict_{row['id']}", row["verdict"], display=False)
     glue(f"estimate_{row['id']}", pct(row["estimate"]), display=False)
 
 # %% [markdown]
+# Under this profile: {glue:text}`verdict_summary` (primary claims Holm-corrected; `mde` is the
+# smallest true effect each test detects with 80% power).
+#
 # ActFun changes GradNorm's mean AUROC on the rectified sets by
 # {glue:text}`estimate_ood-actfun-gradnorm-auroc:.1f` points
 # (**{glue:text}`verdict_ood-actfun-gradnorm-auroc`**) and Energy's FPR95 by

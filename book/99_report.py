@@ -12,17 +12,23 @@
 # [Open this chapter in Colab](https://colab.research.google.com/github/cibr-lab/cibr_lab/blob/main/notebooks/99_report.ipynb)
 #
 # Each chapter registers the paper claims it tests as data (`cibr_lab/configs/claims/`): the
-# claim, its source, and the per-seed measurement that would support it. This chapter reads
-# the records that the chapters wrote in *this* build and computes, for every claim, the mean
-# over seeds, a 95% Student-t interval and a verdict:
+# claim, its source, the per-seed measurement that would support it and its unit, whether it is
+# one of the chapter's few **primary** claims, and the paper's stated magnitude where there is
+# one. This chapter reads the records that the chapters wrote in *this* build (records of other
+# code versions or configurations are never read) and gives every claim one of four verdicts:
 #
-# - **supported**: the whole interval lies on the claimed side of the threshold;
-# - **not supported**: it does not (the detail says whether it straddles the threshold or lies
-#   on the opposite side, which contradicts the claim);
+# - **supported**: the per-seed mean differs from the threshold on the claimed side (two-sided
+#   Student-t test at level 0.05; for primary claims with Holm's correction across the chapter's
+#   primary claims);
+# - **contradicted**: it differs on the opposite side;
+# - **inconclusive**: no difference detected. The **mde** column tells a weak test from a small
+#   effect: it is the smallest true effect the test finds with 80% power, given its number of
+#   seeds and their measured spread (noncentral t), in the claim's unit;
 # - **not testable here**: the claim needs what this profile does not have (records from at
 #   least two seeds, or data and models only the full profile uses).
 #
-# Nothing in the table is typed by hand.
+# Where the paper states a magnitude, the table says whether our 95% interval contains it or lies
+# below or above it. Nothing on this page is typed by hand.
 
 # %% tags=["hide-cell"]
 # On Colab or a fresh kernel: install cibr_lab when it is missing (a no-op otherwise).
@@ -42,74 +48,105 @@ profile = "embedded"  # the profile whose records are reported
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
 from cibr_lab.plots import save_figure, set_theme
 from cibr_lab.results import evaluate_claims, load_claims, load_records
+from cibr_lab.results.present import sig3, verdict_counts, verdict_frame, verdict_sentence
+from cibr_lab.runtime import get_profile, results_dir
 
 set_theme()
-records = load_records(profile=profile)
+P = get_profile(profile)
+records = load_records(profile=P.label)
 claims = load_claims()
 report = evaluate_claims(records, claims)
-counts = report["verdict"].value_counts()
-for verdict in ("supported", "not supported", "not testable here"):
-    glue(f"n_{verdict.replace(' ', '_')}", int(counts.get(verdict, 0)), display=False)
-glue("n_claims", len(report), display=False)
-glue("n_records", int(records[["chapter", "experiment", "seed"]].drop_duplicates().shape[0]),
-     display=False)
-glue("profile_name", profile, display=False)
+glue("verdict_summary", verdict_sentence(report), display=False)
+glue("n_records", int(records["path"].nunique()) if len(records) else 0, display=False)
+glue("profile_name", P.label, display=False)
 
 # %% [markdown]
-# Profile **{glue:text}`profile_name`**: {glue:text}`n_claims` registered claims, evaluated on
-# {glue:text}`n_records` experiment records. Verdicts: {glue:text}`n_supported` supported,
-# {glue:text}`n_not_supported` not supported, {glue:text}`n_not_testable_here` not testable
-# here.
+# Profile **{glue:text}`profile_name`**, {glue:text}`n_records` experiment records:
+# {glue:text}`verdict_summary`.
 
 # %% tags=["hide-input"]
-def _interval(row: pd.Series) -> str:
-    if pd.isna(row["estimate"]):
-        return "–"
-    if pd.isna(row["ci_low"]):
-        return f"{row['estimate']:.4g}"
-    return f"{row['estimate']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]"
+counts = verdict_counts(report)
+display(counts.rename_axis(index="paper", columns=None))
 
 
-sign = {"greater": ">", "less": "<"}
-compact = pd.DataFrame({
-    "id": report["id"],
-    "claim": report["claim"],
-    "test (per seed)": report["measure"] + " " + report["direction"].map(sign) + " "
-    + report["threshold"].map("{:g}".format),
-    "mean [95% CI]": report.apply(_interval, axis=1),
-    "n": report["n"],
-    "verdict": report["verdict"],
-    "detail": report["detail"],
-})
+def _paper_sentences(rows: pd.DataFrame) -> str:
+    primary = rows[rows["role"] == "primary"]
+    tested = rows[rows["verdict"] != "not testable here"]
+    parts = [f"{verdict_sentence(rows)}."]
+    if len(primary):
+        listed = "; ".join(f"{r.id} {r.verdict}" for r in primary.itertuples())
+        parts.append(f"Primary claims: {listed}.")
+    weak = tested[tested["verdict"] == "inconclusive"]
+    if len(weak):
+        parts.append(
+            f"The inconclusive tests could detect true effects of {sig3(weak['mde'].min())} to "
+            f"{sig3(weak['mde'].max())} (in each claim's unit) with 80% power."
+        )
+    return " ".join(parts)
+
+
+for paper, rows in report.groupby("paper", sort=False):
+    key = "".join(ch if ch.isalnum() else "_" for ch in paper)
+    glue(f"sentences_{key}", _paper_sentences(rows), display=False)
+    display(Markdown(f"**{paper}.** {_paper_sentences(rows)}"))
+
+# %% [markdown]
+# ## The claims, paper by paper
+#
+# One row per claim: its estimate with the 95% interval (the per-seed measure, paired with the
+# baseline where the claim compares two methods), the number of seeds, the smallest detectable
+# effect and, where the paper gives one, its value and where our interval lies. The full table
+# with p-values and the test of each claim is the CSV linked below.
+
+# %% tags=["hide-input"]
+csv = results_dir() / P.label / "report" / "claims.csv"
+csv.parent.mkdir(parents=True, exist_ok=True)
+report.to_csv(csv, index=False)
+compact = verdict_frame(report).drop(columns=["role"])
+compact.insert(1, "", np.where(report["role"] == "primary", "primary", ""))
 for paper, rows in compact.groupby(report["paper"], sort=False):
     display(Markdown(f"### {paper}"))
-    display(rows.style.hide(axis="index").set_properties(
-        subset=["claim", "detail"], **{"min-width": "14em"}))
+    display(rows.style.hide(axis="index"))
+display(Markdown(f"All columns: `{csv.name}` in the results folder (`{P.label}/report/`)."))
 
 # %% [markdown]
-# The same estimates as a forest plot: each bar is the 95% interval of the per-seed measure,
-# the dashed line the threshold the claim must clear (in the direction shown).
+# The same estimates as a forest plot, one panel per unit: each bar is the 95% interval of the
+# per-seed measure, the dashed line the threshold the claim must clear (its direction in
+# brackets) and a cross the paper's value where it states one.
 
 # %% tags=["hide-input"]
+COLOURS = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:grey"}
 testable = report.dropna(subset=["ci_low", "ci_high"])
 if len(testable):
-    fig, ax = plt.subplots(figsize=(7, 0.55 * len(testable) + 1.2))
-    y = range(len(testable))
-    colors = testable["verdict"].map({"supported": "tab:green", "not supported": "tab:red"})
-    ax.hlines(list(y), testable["ci_low"], testable["ci_high"], colors=colors, lw=3)
-    ax.scatter(testable["estimate"], list(y), color="k", zorder=3)
-    for yi, thr in zip(y, testable["threshold"]):
-        ax.vlines(thr, yi - 0.4, yi + 0.4, colors="grey", linestyles="--")
-    ax.set_yticks(list(y), [f"{i} ({d})" for i, d in zip(testable["id"], testable["direction"])])
-    ax.invert_yaxis()
-    ax.set(xlabel="per-seed measure: mean and 95% interval", title="Claims and measurements")
-    save_figure(fig, "claims_forest", profile, "report")
+    units = list(dict.fromkeys(testable["unit"]))
+    heights = [len(testable[testable["unit"] == u]) + 1.2 for u in units]
+    fig, axes = plt.subplots(len(units), 1, figsize=(7.5, 0.32 * sum(heights) + 0.6),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, unit in zip(axes[:, 0], units):
+        rows = testable[testable["unit"] == unit]
+        y = np.arange(len(rows))
+        ax.hlines(y, rows["ci_low"], rows["ci_high"], colors=rows["verdict"].map(COLOURS), lw=3)
+        ax.scatter(rows["estimate"], y, color="k", zorder=3, s=12)
+        ax.scatter(rows["paper_value"], y, marker="x", color="tab:purple", zorder=4, s=30)
+        for yi, thr in zip(y, rows["threshold"]):
+            ax.vlines(thr, yi - 0.4, yi + 0.4, colors="k", linestyles="--", lw=0.8)
+        arrow = {"greater": ">", "less": "<"}
+        ax.set_yticks(y, [f"{i} ({arrow[d]})" for i, d in zip(rows["id"], rows["direction"])],
+                      fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(unit, fontsize=9)
+    handles = [plt.Line2D([], [], color=c, lw=3, label=v) for v, c in COLOURS.items()]
+    handles.append(plt.Line2D([], [], color="tab:purple", marker="x", ls="", label="paper"))
+    axes[0, 0].legend(handles=handles, fontsize=7, loc="lower right", ncol=2)
+    fig.suptitle("Claims: estimate and 95% interval by unit", fontsize=11)
+    save_figure(fig, "claims_forest", P.label, "report")
     plt.show()
 else:
     print("No claim has records from two or more seeds under this profile.")
@@ -117,12 +154,29 @@ else:
 # %% [markdown]
 # ## Provenance
 #
-# Every record carries the git commit and package versions it was produced with.
+# Every record carries its configuration hash, the code version that produced it (the last
+# commit touching the package, a dirty flag and a hash of the package's sources) and the package
+# versions. Wall time is per record (the median and the total over the chapter's records of
+# each experiment; summary records that only combine others take no time).
 
 # %% tags=["hide-input"]
 if len(records):
-    prov = (records.groupby(["chapter", "experiment"])
-            .agg(seeds=("seed", "nunique"), wall_time_s=("wall_time_s", "sum"),
+    per_record = records.drop_duplicates("path")
+    prov = (per_record.groupby(["chapter", "experiment"])
+            .agg(seeds=("seed", "nunique"),
+                 median_s=("wall_time_s", "median"), total_s=("wall_time_s", "sum"),
                  commits=("git_commit", lambda c: ", ".join(sorted({str(x)[:8] for x in c}))))
             .reset_index())
-    display(prov.round(1))
+    prov[["median_s", "total_s"]] = prov[["median_s", "total_s"]].map(sig3)
+    if len(prov) > 14:
+        by_chapter = (per_record.groupby("chapter")
+                      .agg(experiments=("experiment", "nunique"), records=("path", "count"),
+                           total_s=("wall_time_s", "sum"))
+                      .reset_index())
+        by_chapter["total_s"] = by_chapter["total_s"].map(sig3)
+        display(by_chapter.style.hide(axis="index"))
+        prov_csv = csv.with_name("provenance.csv")
+        prov.to_csv(prov_csv, index=False)
+        display(Markdown(f"Per experiment: `{prov_csv.name}` beside the claims CSV."))
+    else:
+        display(prov.style.hide(axis="index"))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import pandas as pd
+
+from cibr_lab.errors import CibrLabError, ConfigError
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -13,7 +16,8 @@ def _run(args: argparse.Namespace) -> int:
     from cibr_lab.runtime import get_profile
 
     profile = get_profile(args.profile, seeds=args.seeds)
-    tables = get_experiment(args.chapter)(profile)
+    experiment = get_experiment(args.chapter)
+    tables = experiment(profile)
     for name, table in tables.items():
         print(f"{name}: {len(table)} rows")
     return 0
@@ -21,10 +25,27 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from cibr_lab.results import evaluate_claims, load_records
+    from cibr_lab.runtime import get_profile, results_dir
 
-    table = evaluate_claims(load_records(profile=args.profile))
+    profile = get_profile(args.profile)
+    records = load_records(profile=profile.label)
+    where = results_dir() / profile.label
+    if records.empty:
+        stale = records.attrs.get("stale", 0)
+        hint = (
+            f" ({stale} records of another code version were left out: rerun the chapters, "
+            "or pass --reuse-stale)"
+            if stale
+            else ""
+        )
+        raise ConfigError(
+            f"no records of profile {profile.label!r} under {where}{hint}; write them with "
+            f"`cibr-lab run CHAPTER --profile {profile.name}`"
+        )
+    table = evaluate_claims(records)
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-        print(table[["id", "estimate", "ci_low", "ci_high", "n", "verdict"]].to_string(index=False))
+        cols = ["id", "role", "estimate", "ci_low", "ci_high", "mde", "n", "verdict"]
+        print(table[cols].to_string(index=False, float_format="{:.3g}".format))
     if args.csv:
         table.to_csv(args.csv, index=False)
     return 0
@@ -47,14 +68,27 @@ def _profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seeds must be non-negative, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="cibr-lab", description=__doc__)
+    parser.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="reuse and report records of the same configuration written by another code "
+        "version (sets CIBR_LAB_REUSE=config)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a chapter's experiment and write its records")
     run.add_argument("chapter")
     run.add_argument("--profile", default="embedded")
-    run.add_argument("--seeds", type=int, nargs="+", help="override the profile's seeds")
+    run.add_argument("--seeds", type=_non_negative, nargs="+", help="override the seeds")
     run.set_defaults(func=_run)
     report = sub.add_parser("report", help="evaluate every registered claim against the records")
     report.add_argument("--profile", default="embedded")
@@ -70,12 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``cibr-lab`` console script."""
+    """Entry point of the ``cibr-lab`` console script.
+
+    Expected errors (bad input, damaged records, missing full-profile data) print one line,
+    ``cibr-lab: <what is wrong and what to do>``, and exit 2; anything else is a bug and keeps its
+    traceback.
+    """
     args = build_parser().parse_args(argv)
+    if args.reuse_stale:
+        os.environ["CIBR_LAB_REUSE"] = "config"
     try:
+        if args.command in ("run", "report", "book"):
+            from cibr_lab.runtime import check_environment
+
+            check_environment()
         return args.func(args)
-    except KeyError as err:
-        print(f"cibr-lab: {err.args[0]}", file=sys.stderr)
+    except (CibrLabError, FileNotFoundError) as err:
+        print(f"cibr-lab: {err}", file=sys.stderr)
         return 2
 
 

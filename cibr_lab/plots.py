@@ -7,7 +7,18 @@ from pathlib import Path
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from cibr_lab.results.stats import mean_ci
 from cibr_lab.runtime.paths import results_dir
+
+
+def t_interval(values) -> tuple[float, float]:
+    """The 95% Student-t interval of the mean over seeds, the one the verdicts use.
+
+    Pass it as seaborn's ``errorbar=`` so bands and error bars match the claims tables (seaborn's
+    ``("ci", 95)`` bootstraps, which over three seeds is about their range); nan for one value.
+    """
+    _, low, high = mean_ci(values)
+    return low, high
 
 
 def set_theme() -> None:
@@ -29,7 +40,7 @@ def save_figure(fig: Figure, name: str, profile: str, chapter: str) -> Path:
 
 
 def facet_lines(data, x: str, y: str, hue: str, col: str | None = None, **kwargs) -> sns.FacetGrid:
-    """Mean line with a 95% interval band over seeds/trials, one panel per ``col`` value."""
+    """Mean line with the 95% t-interval band over seeds/trials, one panel per ``col`` value."""
     return sns.relplot(
         data=data,
         x=x,
@@ -37,7 +48,7 @@ def facet_lines(data, x: str, y: str, hue: str, col: str | None = None, **kwargs
         hue=hue,
         col=col,
         kind="line",
-        errorbar=("ci", 95),
+        errorbar=t_interval,
         height=3.2,
         aspect=1.2,
         facet_kws={"sharey": False},

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from cibr_lab.errors import ConfigError
 from cibr_lab.runtime import (
     data_dir,
     get_device,
@@ -51,7 +52,7 @@ def test_device_order_argument_then_environment(monkeypatch):
     monkeypatch.setenv("CIBR_LAB_DEVICE", "cpu")
     assert get_device() == torch.device("cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
+        with pytest.raises(ConfigError, match="CUDA is not available"):
             get_device("cuda")
         monkeypatch.delenv("CIBR_LAB_DEVICE")
         assert get_device().type in {"cpu", "mps"}
@@ -76,7 +77,7 @@ def test_profile_errors_list_valid_choices():
         get_profile("smoke", overrides={"nope": {}})
     with pytest.raises(KeyError, match="valid sections"):
         get_profile("smoke").section("nope")
-    with pytest.raises(ValueError, match="no seeds"):
+    with pytest.raises(ValueError, match="seeds must be a non-empty list"):
         get_profile("smoke", seeds=[])
 
 
@@ -94,3 +95,55 @@ def test_paths_follow_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CIBR_LAB_RESULTS", str(tmp_path / "r"))
     assert data_dir() == tmp_path / "d"
     assert results_dir() == tmp_path / "r"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"theory": {"critic_steps": "40"}}, "theory.critic_steps: expected int>=1, got '40'"),
+        ({"theory": {"ib_steps": 40.5}}, "theory.ib_steps: expected int>=1, got 40.5"),
+        ({"theory": {"trials": 0}}, "theory.trials: expected int>=2, got 0"),
+        ({"theory": {"ib_lr": -0.1}}, "theory.ib_lr: expected float>0, got -0.1"),
+        ({"cibr": {"spurious": 1.5}}, "cibr.spurious: expected prob, got 1.5"),
+        ({"cibr": {"headline": {"ceb": "big"}}}, "cibr.headline.ceb: expected float>=0"),
+        ({"ood": {"id_classes": [0, -1]}}, r"ood.id_classes\[1\]: expected int>=0, got -1"),
+        ({"al": {"snapshot_counts": [2, 0]}}, r"al.snapshot_counts\[1\]: expected int>=1, got 0"),
+    ],
+)
+def test_profile_values_are_typed_and_ranged(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        get_profile("smoke", overrides)
+
+
+def test_nested_values_and_new_keys_are_checked():
+    smoke = get_profile("smoke").section("al")
+    datasets = {**smoke["datasets"]}
+    datasets["digits"] = {**datasets["digits"], "train": {**datasets["digits"]["train"]}}
+    datasets["digits"]["train"]["swa_start"] = 2.0
+    with pytest.raises(ConfigError, match=r"al.datasets.digits.train.swa_start: expected prob"):
+        get_profile("smoke", {"al": {"datasets": datasets}})
+    datasets["digits"]["train"]["swa_start"] = 0.5
+    datasets["digits"]["train"]["new_knob"] = 1
+    with pytest.raises(ConfigError, match="no schema entry for key 'new_knob'"):
+        get_profile("smoke", {"al": {"datasets": datasets}})
+
+
+@pytest.mark.parametrize("seeds", [[-1], [0.5], [1, 1], [True]])
+def test_bad_seeds_are_refused(seeds):
+    with pytest.raises(ConfigError, match="seeds"):
+        get_profile("smoke", seeds=seeds)
+
+
+def test_bad_environment_values_are_clear_errors(monkeypatch, tmp_path):
+    monkeypatch.setenv("CIBR_LAB_DEVICE", "gpu")
+    with pytest.raises(ConfigError, match="CIBR_LAB_DEVICE='gpu' is not a device; use cpu"):
+        get_device()
+    monkeypatch.delenv("CIBR_LAB_DEVICE")
+    monkeypatch.setenv("CIBR_LAB_RESULTS", "")
+    with pytest.raises(ConfigError, match="CIBR_LAB_RESULTS is set but empty"):
+        results_dir()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    monkeypatch.setenv("CIBR_LAB_RESULTS", str(afile))
+    with pytest.raises(ConfigError, match="CIBR_LAB_RESULTS=.*is a file, not a folder"):
+        results_dir()

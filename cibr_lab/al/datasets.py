@@ -18,6 +18,7 @@ from torch import Tensor
 from cibr_lab.al import full_data
 from cibr_lab.al.split import Split
 from cibr_lab.data.embedded import load_animals, load_mnist5k
+from cibr_lab.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def load_al_data(
     depends on ``split_seed`` only, so every seed and strategy sees the same pool.
     """
     if source not in SOURCES:
-        raise KeyError(f"unknown AL data source {source!r}; valid sources: {', '.join(SOURCES)}")
+        raise ConfigError(f"unknown AL data source {source!r}; valid sources: {', '.join(SOURCES)}")
     raw = SOURCES[source]()
     rng = np.random.default_rng(split_seed)
     x, y, x_test, y_test = raw.x, raw.y, raw.x_test, raw.y_test

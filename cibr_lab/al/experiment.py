@@ -32,7 +32,7 @@ from cibr_lab.al.datasets import ALData, load_al_data
 from cibr_lab.al.loop import Method, Protocol, run_active_learning
 from cibr_lab.al.metrics import aubc
 from cibr_lab.al.train import TrainConfig
-from cibr_lab.results import cached_run, load_records, record_path, write_record
+from cibr_lab.results import cached_run, chapter_dir, config_hash, load_records, write_record
 from cibr_lab.runtime import Profile, get_device, get_profile
 
 CHAPTER = "al"
@@ -84,7 +84,7 @@ def _run_curve(
     progress: bool,
 ) -> dict:
     digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
-    ckpt = record_path(CHAPTER, experiment, seed, profile).parent / "checkpoints"
+    ckpt = chapter_dir(profile, CHAPTER) / "checkpoints"
     ckpt = ckpt / f"{experiment}-seed{seed}-{digest[:10]}.json"
 
     def run() -> dict[str, float]:
@@ -213,7 +213,7 @@ def run(
         else get_profile(profile, {CHAPTER: dict(overrides)} if overrides else None, seeds)
     )
     settings = prof.section(CHAPTER)
-    jobs = _jobs(prof.name, settings, prof.seeds)
+    jobs = _jobs(prof.label, settings, prof.seeds)
     if workers == 1:
         aubcs = [_run_job(job, device, progress, None) for job in jobs]
     else:
@@ -230,13 +230,13 @@ def run(
             write_record(
                 CHAPTER,
                 f"{name}-summary",
-                profile=prof.name,
+                profile=prof.label,
                 seed=seed,
-                config={"dataset": name, "group": "summary"},
+                config={"dataset": name, "group": "summary", "settings": config_hash(settings)},
                 metrics=metrics,
                 wall_time_s=0.0,
             )
-    records = load_records(prof.name, CHAPTER)
+    records = load_records(prof.label, CHAPTER)
     wanted = pd.MultiIndex.from_tuples([(job.experiment, job.seed) for job in jobs])
     records = records[pd.MultiIndex.from_frame(records[["experiment", "seed"]]).isin(wanted)]
     curves = curves_frame(records)  # only this run's curves, not stale records beside them

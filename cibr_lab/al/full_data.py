@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from cibr_lab.al.split import Split
+from cibr_lab.errors import MissingDataError
 from cibr_lab.runtime import data_dir
 
 
 def _require(path: Path, fetch: str) -> Path:
     if not path.exists():
-        raise FileNotFoundError(f"expected {path} (missing). Fetch it once with:\n  {fetch}")
+        raise MissingDataError(f"expected {path} (missing); fetch it once with: {fetch}")
     return path
 
 

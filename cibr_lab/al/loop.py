@@ -24,6 +24,7 @@ from cibr_lab.al.nets import get_net
 from cibr_lab.al.pool import Pool
 from cibr_lab.al.strategies import get_strategy
 from cibr_lab.al.train import TrainConfig, accuracy, train
+from cibr_lab.errors import RecordError
 from cibr_lab.results import atomic_write_text
 
 HISTORY_COLUMNS = ["round", "n_labels", "accuracy", "train_s", "query_s"]
@@ -64,13 +65,19 @@ def _sync(device: torch.device) -> None:
 def _load_checkpoint(path: Path | None, key: dict) -> tuple[list[int], list[dict]] | None:
     if path is None or not path.exists():
         return None
-    state = json.loads(path.read_text())
-    if state["key"] != key:
+    try:
+        state = json.loads(path.read_text())
+        stored_key, order, history = state["key"], state["labeled_order"], state["history"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RecordError(
+            f"unreadable active-learning checkpoint {path} ({err}); delete it to restart that run"
+        ) from None
+    if stored_key != key:
         raise ValueError(
             f"checkpoint {path} was written by a different run configuration; delete it to "
             "start afresh"
         )
-    return state["labeled_order"], state["history"]
+    return order, history
 
 
 def run_active_learning(

@@ -12,6 +12,8 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
+from cibr_lab.errors import ConfigError
+
 
 class ALNet(nn.Module):
     """``body`` -> features ``[N, D]`` -> dropout -> ``Linear(D, n_classes)`` logits."""
@@ -72,5 +74,5 @@ NETS: dict[str, Callable[..., ALNet]] = {"cnn28": cnn28, "mlp": mlp, "resnet18":
 def get_net(name: str, in_shape: tuple[int, ...], n_classes: int, **options) -> ALNet:
     """Build a fresh net by name; unknown names are a KeyError listing the valid ones."""
     if name not in NETS:
-        raise KeyError(f"unknown net {name!r}; valid nets: {', '.join(sorted(NETS))}")
+        raise ConfigError(f"unknown net {name!r}; valid nets: {', '.join(sorted(NETS))}")
     return NETS[name](tuple(in_shape), n_classes, **options)

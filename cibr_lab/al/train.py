@@ -28,6 +28,7 @@ from torch.optim.swa_utils import AveragedModel, update_bn
 from cibr_lab.al.learner import Learner
 from cibr_lab.al.nets import ALNet
 from cibr_lab.data.augment import random_crop_flip
+from cibr_lab.errors import ConfigError
 from cibr_lab.info import mmd2
 from cibr_lab.runtime import autocast
 
@@ -60,7 +61,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise KeyError(
+            raise ConfigError(
                 f"unknown optimizer {self.optimizer!r}; "
                 f"valid optimizers: {', '.join(sorted(OPTIMIZERS))}"
             )

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cibr_lab.cibr.assets import load_asset
+from cibr_lab.errors import ConfigError
 
 #: Text-only nuisance factors every caption carries (their words come from ``scenes.json``).
 TEXT_NUISANCE = ("filler", "synonym", "style")
@@ -83,7 +84,7 @@ def caption_labelled_images(
     """
     spec = load_asset("captions")
     if family not in spec:
-        raise KeyError(f"unknown caption family {family!r}; valid families: {', '.join(spec)}")
+        raise ConfigError(f"unknown caption family {family!r}; valid families: {', '.join(spec)}")
     words = load_asset("scenes")
     labels = torch.as_tensor(np.asarray(labels)).long()
     if len(classes) != len(spec[family]["names"]):

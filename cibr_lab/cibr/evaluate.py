@@ -19,6 +19,7 @@ from cibr_lab.cibr.probe import linear_probe_accuracy, modality_gap
 from cibr_lab.cibr.retrieval import retrieval_recall
 from cibr_lab.cibr.tokenizer import CaptionTokenizer
 from cibr_lab.cibr.zeroshot import zeroshot_metrics, zeroshot_weights
+from cibr_lab.errors import ConfigError
 from cibr_lab.runtime import autocast
 
 
@@ -56,7 +57,9 @@ def class_prompts(key: str, classes: Sequence[str]) -> tuple[list[str], list[str
     them, else ``classes`` (a dataset's own); templates always from ``prompts.json``."""
     prompts = load_asset("prompts")
     if key not in prompts["templates"]:
-        raise KeyError(f"no templates for {key!r}; valid keys: {', '.join(prompts['templates'])}")
+        raise ConfigError(
+            f"no templates for {key!r}; valid keys: {', '.join(prompts['templates'])}"
+        )
     return list(prompts["classes"].get(key, classes)), list(prompts["templates"][key])
 
 

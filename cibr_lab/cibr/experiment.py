@@ -28,7 +28,8 @@ from cibr_lab.cibr.loss import training_loss
 from cibr_lab.cibr.model import create_model, get_tokenizer
 from cibr_lab.cibr.suite import CURVE, PROBES, RETRIEVAL, ZEROSHOT, build_data
 from cibr_lab.cibr.train import CaptionBatches, TrainConfig, train
-from cibr_lab.results import cached_run, load_records, read_record, record_path, write_record
+from cibr_lab.errors import ConfigError
+from cibr_lab.results import cached_run, load_records, write_record
 from cibr_lab.runtime import Profile, get_device, results_dir
 
 CHAPTER = "cibr"
@@ -156,23 +157,27 @@ RUNNERS = {"embedded": train_and_evaluate, "coco": _full}
 def _job(profile: Profile, method: Method, seed: int, device: str | None) -> dict[str, Any]:
     cfg = profile.section(CHAPTER)
     if cfg["data"] not in RUNNERS:
-        raise KeyError(f"unknown data source {cfg['data']!r}; valid sources: {', '.join(RUNNERS)}")
+        raise ConfigError(
+            f"unknown data source {cfg['data']!r}; valid sources: {', '.join(RUNNERS)}"
+        )
     torch.set_num_threads(cfg["threads"])
     config = {**cfg, "estimator": method.estimator, "lam": method.lam, "method": method.label}
     runner = RUNNERS[cfg["data"]]
     return cached_run(
         CHAPTER,
         method.label,
-        profile=profile.name,
+        profile=profile.label,
         seed=seed,
         config=config,
-        run=lambda: runner(cfg, method, seed, get_device(device), profile.name),
+        run=lambda: runner(cfg, method, seed, get_device(device), profile.label),
         timer=time.perf_counter,
     )
 
 
-def write_comparison(profile: Profile, seed: int) -> None:
-    """The per-seed ``compare`` record: CLIP's and each headline method's metrics, prefixed."""
+def write_comparison(profile: Profile, seed: int, runs: Mapping[str, Mapping[str, Any]]) -> None:
+    """The per-seed ``compare`` record: CLIP's and each headline method's metrics, prefixed.
+
+    ``runs`` maps a method label to this seed's record of that method."""
     cfg = profile.section(CHAPTER)
     arms = {
         "clip": "clip",
@@ -180,8 +185,7 @@ def write_comparison(profile: Profile, seed: int) -> None:
     }
     metrics = {}
     for name, label in arms.items():
-        rec = read_record(record_path(CHAPTER, label, seed, profile.name))
-        metrics |= {f"{name}/{k}": v for k, v in rec["metrics"].items()}
+        metrics |= {f"{name}/{k}": v for k, v in runs[label]["metrics"].items()}
     for name in arms:
         metrics[f"{name}/step_cost_ratio"] = (
             metrics[f"{name}/s_per_step"] / metrics["clip/s_per_step"]
@@ -189,9 +193,9 @@ def write_comparison(profile: Profile, seed: int) -> None:
     write_record(
         CHAPTER,
         "compare",
-        profile=profile.name,
+        profile=profile.label,
         seed=seed,
-        config={"arms": arms},
+        config={"arms": arms, "runs": sorted(r["config_hash"] for r in runs.values())},
         metrics=metrics,
         wall_time_s=0.0,
     )
@@ -207,15 +211,17 @@ def run(profile: Profile, device: str | None = None) -> dict[str, pd.DataFrame]:
     jobs = [(m, s) for s in profile.seeds for m in methods(cfg)]
     if cfg["workers"] > 1:
         with ProcessPoolExecutor(cfg["workers"], mp_context=get_context("spawn")) as pool:
-            list(pool.map(_job, *zip(*[(profile, m, s, device) for m, s in jobs], strict=True)))
+            args = zip(*[(profile, m, s, device) for m, s in jobs], strict=True)
+            done = list(pool.map(_job, *args))
     else:
-        for m, s in jobs:
-            _job(profile, m, s, device)
+        done = [_job(profile, m, s, device) for m, s in jobs]
     for seed in profile.seeds:
-        write_comparison(profile, seed)
-    records = load_records(profile=profile.name, chapter=CHAPTER)
+        runs = {m.label: rec for (m, s), rec in zip(jobs, done, strict=True) if s == seed}
+        write_comparison(profile, seed, runs)
+    records = load_records(profile=profile.label, chapter=CHAPTER)
+    records = records[records["seed"].isin(profile.seeds)]
     metrics = records[records["experiment"] != "compare"]
-    paths = [(curves_path(profile.name, m.label, s), m.label, s) for m, s in jobs]
+    paths = [(curves_path(profile.label, m.label, s), m.label, s) for m, s in jobs]
     curves = pd.concat(
         [pd.read_csv(p).assign(method=label, seed=s) for p, label, s in paths if p.exists()]
         or [pd.DataFrame(columns=["step", "kind", "method", "seed"])],

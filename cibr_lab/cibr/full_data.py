@@ -23,6 +23,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from cibr_lab.errors import ConfigError, MissingDataError
 from cibr_lab.runtime import data_dir
 
 KARPATHY = {
@@ -50,14 +51,14 @@ class KarpathyCaptions(Dataset):
         transform: Callable[[Image.Image], Any] | None = None,
     ) -> None:
         if dataset not in KARPATHY:
-            raise KeyError(f"unknown caption dataset {dataset!r}; valid: {', '.join(KARPATHY)}")
+            raise ConfigError(f"unknown caption dataset {dataset!r}; valid: {', '.join(KARPATHY)}")
         if split not in SPLITS:
-            raise KeyError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+            raise ConfigError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
         json_name, image_folder, fetch_images = KARPATHY[dataset]
         base = Path(root) if root is not None else data_dir() / dataset
         annotation = base / json_name
         if not annotation.is_file():
-            raise FileNotFoundError(
+            raise MissingDataError(
                 f"missing {annotation}: download {KARPATHY_URL}, unzip it and put {json_name} "
                 f"in {base} (and the {fetch_images})"
             )
@@ -74,7 +75,7 @@ class KarpathyCaptions(Dataset):
         self.transform = transform
         missing = next((p for p in self.paths if not p.is_file()), None)
         if missing is not None:
-            raise FileNotFoundError(f"missing image {missing}: fetch the {fetch_images}")
+            raise MissingDataError(f"missing image {missing}: fetch the {fetch_images}")
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -132,7 +133,7 @@ def zeroshot_dataset(
 ) -> tuple[Dataset, list[str], str]:
     """``(dataset, class names, template key)`` of a zero-shot set, never downloading."""
     if name not in ZEROSHOT_SETS:
-        raise KeyError(f"unknown zero-shot set {name!r}; valid sets: {', '.join(ZEROSHOT_SETS)}")
+        raise ConfigError(f"unknown zero-shot set {name!r}; valid sets: {', '.join(ZEROSHOT_SETS)}")
     import torchvision.datasets as tvd
 
     cls_name, kwargs, templates = ZEROSHOT_SETS[name]
@@ -140,7 +141,7 @@ def zeroshot_dataset(
     try:
         dataset = getattr(tvd, cls_name)(str(base), transform=transform, download=False, **kwargs)
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted ..."
-        raise FileNotFoundError(
+        raise MissingDataError(
             f"zero-shot set {name!r} not found under {base} ({err}); fetch it once with "
             f"python -c \"import torchvision; torchvision.datasets.{cls_name}('{base}', "
             f'download=True)" (add the split argument {kwargs} if any)'

@@ -10,6 +10,7 @@ from torch import nn
 
 from cibr_lab.cibr.assets import asset_path, load_asset
 from cibr_lab.cibr.tokenizer import CaptionTokenizer, Overflow
+from cibr_lab.errors import ConfigError
 
 #: Architectures shipped with this package (``assets/<name>.json``).
 LOCAL_MODELS = ("cibr-tiny",)
@@ -43,7 +44,7 @@ def get_tokenizer(model_name: str, on_overflow: Overflow = "error") -> CaptionTo
     register_models()
     config = open_clip.get_model_config(model_name)
     if config is None:
-        raise KeyError(f"unknown model {model_name!r}; e.g. {', '.join(LOCAL_MODELS)}, ViT-B-32")
+        raise ConfigError(f"unknown model {model_name!r}; e.g. {', '.join(LOCAL_MODELS)}, ViT-B-32")
     text_cfg = config["text_cfg"]
     context, vocab = text_cfg.get("context_length", 77), text_cfg.get("vocab_size", 49408)
     full = CaptionTokenizer(context, on_overflow=on_overflow)

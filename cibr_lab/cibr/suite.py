@@ -15,6 +15,7 @@ import torch
 from cibr_lab.cibr.captioned import CaptionedSet, caption_labelled_images, concat_sets
 from cibr_lab.cibr.scenes import make_scenes
 from cibr_lab.data.embedded import load_animals, load_mnist5k
+from cibr_lab.errors import ConfigError
 
 SPLIT_SEED = 12345
 #: Zero-shot tasks: (set, prompt key, label factor or None = the set's labels).
@@ -82,5 +83,7 @@ def build_data(cfg: Mapping[str, Any], seed: int) -> tuple[CaptionedSet, dict[st
     """Dispatch on ``cfg["data"]``; an unknown source lists the valid ones."""
     source = cfg["data"]
     if source not in DATA_SOURCES:
-        raise KeyError(f"unknown data source {source!r}; valid sources: {', '.join(DATA_SOURCES)}")
+        raise ConfigError(
+            f"unknown data source {source!r}; valid sources: {', '.join(DATA_SOURCES)}"
+        )
     return DATA_SOURCES[source](cfg, seed)

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from cibr_lab.cibr.captioned import CaptionedSet
 from cibr_lab.cibr.loss import CIBRLoss
 from cibr_lab.cibr.schedule import make_scheduler
+from cibr_lab.results.atomic import atomic_torch_save, torch_load_checked
 from cibr_lab.runtime import autocast
 
 
@@ -133,13 +134,6 @@ def average_gradients(params: list[nn.Parameter], world_size: int) -> None:
         offset += g.numel()
 
 
-def _save(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def train(
     model: nn.Module,
     loss_fn: CIBRLoss,
@@ -177,7 +171,7 @@ def train(
     start = 0
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = torch_load_checked(path, "checkpoint", map_location=device)
         if state["config"] != asdict(config):
             raise ValueError(
                 f"checkpoint {path} was written with another config: {state['config']}"
@@ -192,8 +186,7 @@ def train(
 
     def snapshot(step: int) -> None:
         if path is not None and rank == 0:
-            _save(
-                path,
+            atomic_torch_save(
                 {
                     "config": asdict(config),
                     "model": model.state_dict(),
@@ -205,6 +198,7 @@ def train(
                     "step": step,
                     "history": history,
                 },
+                path,
             )
 
     running: dict[str, Tensor] = {}

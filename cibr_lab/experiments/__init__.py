@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import import_module
 
+from cibr_lab.errors import ConfigError
+
 EXPERIMENTS: dict[str, str] = {
     "theory": "cibr_lab.experiments.theory:run",
     "cibr": "cibr_lab.cibr.experiment:run",
@@ -22,7 +24,7 @@ EXPERIMENTS: dict[str, str] = {
 def get_experiment(chapter: str) -> Callable:
     """The run function of a chapter; an unknown name lists the valid ones."""
     if chapter not in EXPERIMENTS:
-        raise KeyError(
+        raise ConfigError(
             f"unknown chapter {chapter!r}; valid chapters: {', '.join(sorted(EXPERIMENTS))}"
         )
     module, func = EXPERIMENTS[chapter].split(":")

@@ -184,7 +184,7 @@ def _record(name: str, profile: Profile, seed: int, cfg: dict, metrics: dict, st
     write_record(
         CHAPTER,
         name,
-        profile=profile.name,
+        profile=profile.label,
         seed=seed,
         config=cfg,
         metrics=metrics,

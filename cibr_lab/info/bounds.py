@@ -13,6 +13,8 @@ import math
 import torch
 from torch import Tensor
 
+from cibr_lab.errors import ConfigError
+
 
 def check_scores(scores: Tensor) -> Tensor:
     """Validate finite ``[..., N, N]`` score matrices with N >= 2."""
@@ -101,5 +103,7 @@ OBJECTIVES = {
 def get_objective(name: str, **params):
     """A training objective by name: a callable ``scores -> (estimate, loss)``."""
     if name not in OBJECTIVES:
-        raise KeyError(f"unknown MI estimator {name!r}; valid estimators: {', '.join(OBJECTIVES)}")
+        raise ConfigError(
+            f"unknown MI estimator {name!r}; valid estimators: {', '.join(OBJECTIVES)}"
+        )
     return OBJECTIVES[name](**params)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from cibr_lab.data.embedded import load_animals, load_mnist5k
+from cibr_lab.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def build_benchmark(cfg: dict, seed: int = 0) -> Benchmark:
     """
     unknown = sorted(set(cfg["ood_sets"]) - set(OOD_SOURCES))
     if unknown:
-        raise KeyError(f"unknown OOD source {unknown[0]!r}; valid: {', '.join(OOD_SOURCES)}")
+        raise ConfigError(f"unknown OOD source {unknown[0]!r}; valid: {', '.join(OOD_SOURCES)}")
     if not 0 <= cfg["contamination"] < 1:
         raise ValueError(f"contamination must lie in [0, 1), got {cfg['contamination']}")
     rng = np.random.default_rng(seed)

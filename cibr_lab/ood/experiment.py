@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cibr_lab.errors import ConfigError
 from cibr_lab.ood.base import Shaping
 from cibr_lab.ood.embedded import Benchmark, build_benchmark
 from cibr_lab.ood.features import Extracted, FeatureCache
@@ -139,15 +140,15 @@ def prepare(
     """Load or train the models of one seed and extract (or load) their features.
 
     ``profile``: a name or a :class:`Profile` (overrides kept); ``label``: the results folder
-    (default the profile's name).
+    (default the profile's label).
     """
     profile = get_profile(profile) if isinstance(profile, str) else profile
     cfg = profile.section(CHAPTER)
     if cfg["benchmark"] not in PREPARERS:
-        raise KeyError(f"unknown benchmark {cfg['benchmark']!r}; valid: {', '.join(PREPARERS)}")
+        raise ConfigError(f"unknown benchmark {cfg['benchmark']!r}; valid: {', '.join(PREPARERS)}")
     module, name = PREPARERS[cfg["benchmark"]].split(":")
     preparer = getattr(import_module(module), name)
-    return preparer(cfg, _root(label or profile.name), seed, get_device(device))
+    return preparer(cfg, _root(label or profile.label), seed, get_device(device))
 
 
 def _input_batches(data: torch.Tensor | Any, batch_size: int) -> Any:
@@ -197,8 +198,8 @@ def _set_metrics(run: SeedRun, scores: dict[str, torch.Tensor], prefix: str) -> 
 
 def oodr_metrics(run: SeedRun) -> dict[str, float]:
     """The committee's precision and recall against the injected contamination, per OOD set
-    and over all (``all``); where no ground truth exists (``injected`` is None, the full
-    profile) only the flagged and total counts."""
+    and over all (``all``), each only where defined, with the counts; where no ground truth
+    exists (``injected`` is None, the full profile) only the flagged and total counts."""
     out: dict[str, float] = {}
     sets = {name: (run.committees[name].flagged, s.injected) for name, s in run.bench.ood.items()}
     truths = [injected for _, injected in sets.values()]
@@ -209,8 +210,8 @@ def oodr_metrics(run: SeedRun) -> dict[str, float]:
     for name, (flagged, injected) in sets.items():
         if injected is None:
             stats = {"n_flagged": float(flagged.sum()), "n_items": float(flagged.size)}
-        else:
-            stats = precision_recall(flagged, injected)
+        else:  # precision is undefined with no flag, recall with no injection: left out
+            stats = {k: v for k, v in precision_recall(flagged, injected).items() if np.isfinite(v)}
         out.update({f"oodr/{name}/{k}": v for k, v in stats.items()})
     return out
 
@@ -269,12 +270,12 @@ def run(
     """Run (or resume) every experiment for every seed of ``profile``; return the chapter's
     tables: ``records`` (tidy records), ``benchmark``, ``oodr`` and ``sensitivity``.
 
-    ``label`` names the results folder and the records' profile (default ``profile.name``).
+    ``label`` names the results folder and the records' profile (default ``profile.label``).
     """
     from cibr_lab.ood.frames import benchmark_frame, oodr_frame, sensitivity_frame
 
     cfg = profile.section(CHAPTER)
-    label = label or profile.name
+    label = label or profile.label
     for seed in profile.seeds:
         prepared: dict[str, SeedRun] = {}
 

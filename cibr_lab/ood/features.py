@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cibr_lab.results.atomic import atomic_torch_save, torch_load_checked
 from cibr_lab.runtime import autocast
 
 
@@ -93,18 +94,13 @@ class FeatureCache:
             return self._memory[key]
         path = self.root / model_key / f"{data_key}.pt" if self.root is not None else None
         if path is not None and path.exists():
-            stored = torch.load(path, weights_only=True)
+            stored = torch_load_checked(path, "feature cache")
             found = Extracted(stored["features"], stored["logits"], stored.get("labels"))
         else:
             self.misses += 1
             found = extract(model, data, batch_size)
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                torch.save(
-                    {"features": found.features, "logits": found.logits, "labels": found.labels},
-                    tmp,
-                )
-                tmp.replace(path)
+                stored = {"features": found.features, "logits": found.logits}
+                atomic_torch_save({**stored, "labels": found.labels}, path)
         self._memory[key] = found
         return found

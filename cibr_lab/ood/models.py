@@ -8,6 +8,7 @@ import torch
 import torchvision
 from torch import nn
 
+from cibr_lab.errors import ConfigError, MissingDataError
 from cibr_lab.runtime import data_dir
 
 
@@ -113,8 +114,8 @@ def openood_state_dict(stored: dict) -> dict[str, torch.Tensor]:
     return out
 
 
-def _missing_weights(path: Path, how: str) -> FileNotFoundError:
-    return FileNotFoundError(f"model weights not found: expected {path}; {how}")
+def _missing_weights(path: Path, how: str) -> MissingDataError:
+    return MissingDataError(f"model weights not found: expected {path}; {how}")
 
 
 def resnet18_32x32(
@@ -159,7 +160,7 @@ def torchvision_model(
         model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
     except ValueError:
         valid = ", ".join(torchvision.models.list_models(torchvision.models))
-        raise KeyError(f"unknown torchvision model {name!r}; valid: {valid}") from None
+        raise ConfigError(f"unknown torchvision model {name!r}; valid: {valid}") from None
     if weights is not None:
         path = resolve(weights)
         if not path.exists():
@@ -187,5 +188,5 @@ def build_model(spec: dict, num_classes: int) -> SplitModel:
     spec = dict(spec)
     arch = spec.pop("arch")
     if arch not in ARCHITECTURES:
-        raise KeyError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHITECTURES)}")
+        raise ConfigError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[arch](num_classes=num_classes, **spec)

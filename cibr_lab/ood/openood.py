@@ -20,6 +20,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms
 
+from cibr_lab.errors import ConfigError, MissingDataError
 from cibr_lab.runtime import data_dir
 
 FETCH = (
@@ -36,8 +37,8 @@ def protocols() -> dict[str, dict[str, Any]]:
     return yaml.safe_load(text)
 
 
-def _missing(path: Path, root: Path) -> FileNotFoundError:
-    return FileNotFoundError(f"OpenOOD data not found: expected {path}; {FETCH.format(root=root)}")
+def _missing(path: Path, root: Path) -> MissingDataError:
+    return MissingDataError(f"OpenOOD data not found: expected {path}; {FETCH.format(root=root)}")
 
 
 def read_imglist(path: Path) -> list[tuple[str, int]]:
@@ -71,12 +72,12 @@ class ImageFolderDataset(Dataset):
 
     def __init__(self, folder: Path, transform: Any, fetch: str) -> None:
         if not folder.is_dir():
-            raise FileNotFoundError(f"OOD image folder not found: expected {folder}; {fetch}")
+            raise MissingDataError(f"OOD image folder not found: expected {folder}; {fetch}")
         self.paths = sorted(
             p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
         )
         if not self.paths:
-            raise FileNotFoundError(f"no images under {folder}; {fetch}")
+            raise MissingDataError(f"no images under {folder}; {fetch}")
         self.items = [(str(p.relative_to(folder)), -1) for p in self.paths]
         self.transform = transform
 
@@ -125,7 +126,7 @@ def openood_sets(protocol: str, root: str | Path | None = None) -> dict[str, dic
     "near": {...}, "far": {...}}`` read from ``root`` (default ``data_dir() / "openood"``)."""
     table = protocols()
     if protocol not in table:
-        raise KeyError(f"unknown OpenOOD protocol {protocol!r}; valid: {', '.join(table)}")
+        raise ConfigError(f"unknown OpenOOD protocol {protocol!r}; valid: {', '.join(table)}")
     cfg = table[protocol]
     root = Path(root) if root is not None else data_dir() / "openood"
     lists = root / "benchmark_imglist" / cfg["list_dir"]

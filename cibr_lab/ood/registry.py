@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from cibr_lab.errors import ConfigError
 from cibr_lab.ood.base import Scorer, Shaping
 from cibr_lab.ood.scores import SCORES
 from cibr_lab.ood.shapings import SHAPINGS
@@ -21,7 +22,7 @@ def _methods() -> dict[str, dict[str, Any]]:
     methods = yaml.safe_load(text)
     for kind, registry in _KINDS.items():
         if set(methods[kind]) != set(registry):
-            raise KeyError(
+            raise ConfigError(
                 f"methods.yaml {kind} {sorted(methods[kind])} != registry {sorted(registry)}"
             )
     return methods
@@ -30,7 +31,7 @@ def _methods() -> dict[str, dict[str, Any]]:
 def _entry(kind: str, name: str) -> dict[str, Any]:
     registry = _KINDS[kind]
     if name not in registry:
-        raise KeyError(f"unknown {kind[:-1]} {name!r}; valid names: {', '.join(registry)}")
+        raise ConfigError(f"unknown {kind[:-1]} {name!r}; valid names: {', '.join(registry)}")
     return _methods()[kind][name]
 
 
@@ -49,7 +50,9 @@ def _build(kind: str, name: str, params: dict[str, Any]) -> Any:
     unknown = sorted(set(params) - set(base))
     if unknown:
         valid = ", ".join(sorted(base)) or "none"
-        raise KeyError(f"unknown parameter {unknown[0]!r} for {kind[:-1]} {name!r}; valid: {valid}")
+        raise ConfigError(
+            f"unknown parameter {unknown[0]!r} for {kind[:-1]} {name!r}; valid: {valid}"
+        )
     cls = _KINDS[kind][name]
     return cls(**{**base, **params})
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from cibr_lab.ood.models import SplitModel, build_model
+from cibr_lab.results.atomic import atomic_torch_save, torch_load_checked
 
 
 def train_classifier(
@@ -52,15 +53,13 @@ def load_or_fit(
     Returns the model in eval mode."""
     path = Path(path)
     if path.exists():
-        stored = torch.load(path, map_location=next(model.parameters()).device, weights_only=True)
+        device = next(model.parameters()).device
+        stored = torch_load_checked(path, "checkpoint", map_location=device)
         if stored.get("meta") == meta:
             model.load_state_dict(stored["state_dict"])
             return model.eval()
     fit()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"meta": meta, "state_dict": model.state_dict()}, tmp)
-    tmp.replace(path)
+    atomic_torch_save({"meta": meta, "state_dict": model.state_dict()}, path)
     return model.eval()
 
 

@@ -8,6 +8,7 @@ from cibr_lab.runtime.seed import seed_everything
 __all__ = [
     "Profile",
     "autocast",
+    "check_environment",
     "data_dir",
     "get_device",
     "get_profile",
@@ -15,3 +16,13 @@ __all__ = [
     "results_dir",
     "seed_everything",
 ]
+
+
+def check_environment() -> None:
+    """Validate every ``CIBR_LAB_*`` variable before work starts (a clear ``ConfigError``)."""
+    from cibr_lab.results.records import reuse_policy
+
+    get_device()
+    data_dir()
+    results_dir()
+    reuse_policy()

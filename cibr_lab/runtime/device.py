@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from cibr_lab.errors import ConfigError
+
 DEVICE_ENV = "CIBR_LAB_DEVICE"
 
 
@@ -16,13 +18,20 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     first available of cuda, mps and cpu. An explicit request for an unavailable backend is
     an error rather than a silent fallback.
     """
+    from_env = device is None and bool(os.environ.get(DEVICE_ENV))
     requested = device if device is not None else os.environ.get(DEVICE_ENV) or None
     if requested is not None:
-        dev = torch.device(requested)
+        where = f"{DEVICE_ENV}={requested!r}" if from_env else f"device {str(requested)!r}"
+        try:
+            dev = torch.device(requested)
+        except (RuntimeError, TypeError):
+            raise ConfigError(f"{where} is not a device; use cpu, cuda, cuda:N or mps") from None
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"device {str(dev)!r} requested but CUDA is not available")
+            raise ConfigError(f"{where} requested but CUDA is not available")
         if dev.type == "mps" and not torch.backends.mps.is_available():
-            raise RuntimeError(f"device {str(dev)!r} requested but MPS is not available")
+            raise ConfigError(f"{where} requested but MPS is not available")
+        if dev.type not in ("cpu", "cuda", "mps"):
+            raise ConfigError(f"{where}: unsupported device type; use cpu, cuda, cuda:N or mps")
         return dev
     if torch.cuda.is_available():
         return torch.device("cuda")

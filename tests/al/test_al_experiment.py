@@ -38,6 +38,7 @@ TINY = {
     "snapshot_counts": [1],
 }
 SEEDS = [0, 1]
+LABEL = get_profile("smoke", {"al": TINY}).label  # an override run has records of its own
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def results(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CIBR_LAB_RESULTS", str(root))
         curves = run("smoke", seeds=SEEDS, device="cpu", overrides=TINY)["curves"]
-        yield root, curves, load_records("smoke", "al", root=root)
+        yield root, curves, load_records(LABEL, "al", root=root)
 
 
 def test_curves_cover_every_method_and_sweep(results):
@@ -88,7 +89,7 @@ def test_rerun_loads_records_instead_of_training(results, monkeypatch):
     write_record(
         "al",
         "digits-retired",
-        profile="smoke",
+        profile=LABEL,
         seed=0,
         wall_time_s=0.0,
         config={
@@ -111,4 +112,5 @@ def test_registered_claims_evaluate_on_the_records(results):
     table = evaluate_claims(records, claims)
     testable = table[table["id"] != "al-trajectory-cheaper-than-ensembles"]
     assert (testable["n"] == len(SEEDS)).all()
-    assert set(testable["verdict"]) <= {"supported", "not supported"}
+    assert set(testable["verdict"]) <= {"supported", "contradicted", "inconclusive"}
+    assert (testable["mde"] > 0).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cibr_lab.cibr.experiment import methods, run
-from cibr_lab.results import evaluate_claims, load_claims, load_records, record_path
+from cibr_lab.results import evaluate_claims, load_claims, load_records
 from cibr_lab.runtime import get_profile
 
 TINY = {
@@ -56,7 +56,7 @@ def test_every_method_and_seed_has_a_record_and_a_curve(outcome):
 
 def test_comparison_record_pairs_methods_by_seed(outcome):
     profile, tables, root = outcome
-    records = load_records(profile=profile.name, chapter="cibr", root=root)
+    records = load_records(profile=profile.label, chapter="cibr", root=root)
     compare = records[records["experiment"] == "compare"].pivot_table(
         index="seed", columns="metric", values="value"
     )
@@ -74,7 +74,7 @@ def test_comparison_record_pairs_methods_by_seed(outcome):
 def test_a_second_run_reads_the_records_instead_of_training(outcome, monkeypatch):
     profile, _, root = outcome
     monkeypatch.setenv("CIBR_LAB_RESULTS", str(root))  # the autouse fixture isolates each test
-    path = record_path("cibr", "ceb-0.5", 0, profile.name)
+    (path,) = (root / profile.label / "cibr").glob("ceb-0.5-seed0-*.json")
     before = path.stat().st_mtime_ns
     run(profile)
     assert path.stat().st_mtime_ns == before

@@ -13,6 +13,7 @@ from torch import Tensor
 from cibr_lab.al.learner import Learner
 from cibr_lab.al.pool import Pool
 from cibr_lab.al.train import TrainConfig
+from cibr_lab.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def register(cls: type[Strategy]) -> type[Strategy]:
 def get_strategy(name: str, **options: Any) -> Strategy:
     """A strategy by name; unknown names are a KeyError listing the valid ones."""
     if name not in STRATEGIES:
-        raise KeyError(
+        raise ConfigError(
             f"unknown strategy {name!r}; valid strategies: {', '.join(sorted(STRATEGIES))}"
         )
     return STRATEGIES[name](**options)

@@ -15,6 +15,7 @@ from cibr_lab.al import scores
 from cibr_lab.al.learner import Learner
 from cibr_lab.al.strategies.base import ScoreStrategy, register
 from cibr_lab.al.train import TrainConfig
+from cibr_lab.errors import ConfigError
 
 SNAPSHOT_SCORES: dict[str, Callable[[Tensor], Tensor]] = {
     "entropy": scores.mean_entropy,
@@ -30,7 +31,7 @@ class TrajectorySampling(ScoreStrategy):
 
     def __init__(self, score: str = "entropy") -> None:
         if score not in SNAPSHOT_SCORES:
-            raise KeyError(
+            raise ConfigError(
                 f"unknown snapshot score {score!r}; "
                 f"valid scores: {', '.join(sorted(SNAPSHOT_SCORES))}"
             )

@@ -8,6 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cibr_lab.errors import ConfigError
+
 
 def asset_path(name: str) -> Path:
     """Filesystem path of a file in this folder."""
@@ -22,5 +24,5 @@ def load_asset(name: str) -> Any:
         p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")
     )
     if name not in available:
-        raise KeyError(f"unknown asset {name!r}; available: {', '.join(available)}")
+        raise ConfigError(f"unknown asset {name!r}; available: {', '.join(available)}")
     return json.loads(folder.joinpath(f"{name}.json").read_text())

@@ -49,7 +49,7 @@ def run_imagenet(
     records under the profile label ``<profile>-imagenet``."""
     from cibr_lab.ood.experiment import run
 
-    label = f"{profile.name}-{IMAGENET_LABEL}"
+    label = f"{profile.label}-{IMAGENET_LABEL}"
     return run(imagenet_profile(profile, ood), device, label=label)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from cibr_lab.errors import MissingDataError
 from cibr_lab.ood.models import SplitModel, build_model, resolve
 
 
@@ -72,7 +73,7 @@ def clip_annotator(spec: dict, classes: Sequence[str], protocol: dict) -> nn.Mod
 
     path = resolve(spec["weights"])
     if not path.exists():
-        raise FileNotFoundError(
+        raise MissingDataError(
             f"model weights not found: expected {path}; on a machine with network run "
             f"`open_clip.create_model('{spec['model']}', pretrained='openai')` and copy the "
             "open_clip_model.safetensors it caches (under ~/.cache/huggingface/hub) there"

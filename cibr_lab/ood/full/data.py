@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from cibr_lab.errors import ConfigError, MissingDataError
 from cibr_lab.ood.embedded import OODSet
 from cibr_lab.ood.openood import openood_sets, protocols
 from cibr_lab.runtime import data_dir
@@ -45,7 +46,7 @@ def class_names(protocol: str) -> tuple[str, ...]:
     classes = protocols()[protocol]["classes"]
     if isinstance(classes, str):
         if classes not in CLASS_TABLES:
-            raise KeyError(f"unknown class table {classes!r}; valid: {', '.join(CLASS_TABLES)}")
+            raise ConfigError(f"unknown class table {classes!r}; valid: {', '.join(CLASS_TABLES)}")
         classes = CLASS_TABLES[classes]()
     return tuple(classes)
 
@@ -59,7 +60,7 @@ def read_cifar_batches(folder: str | Path, train: bool = True) -> tuple[torch.Te
         path = folder / name
         if not path.exists():
             root = folder.parent
-            raise FileNotFoundError(
+            raise MissingDataError(
                 f"CIFAR-10 not found: expected {path}; {CIFAR_FETCH.format(root=root)}"
             )
         with path.open("rb") as fh:
@@ -142,7 +143,7 @@ def _check_cfg(cfg: dict, valid_sets: list[str]) -> None:
         )
     unknown = sorted(set(cfg["ood_sets"]) - set(valid_sets))
     if unknown:
-        raise KeyError(f"unknown OOD set {unknown[0]!r}; valid: {', '.join(valid_sets)}")
+        raise ConfigError(f"unknown OOD set {unknown[0]!r}; valid: {', '.join(valid_sets)}")
 
 
 def build_full_benchmark(cfg: dict, root: str | Path | None = None) -> FullBenchmark:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from cibr_lab.data.augment import random_crop_flip
+from cibr_lab.errors import MissingDataError
 from cibr_lab.ood.full.data import read_cifar_batches
 from cibr_lab.ood.models import SplitModel, build_model, resolve
 from cibr_lab.ood.train import load_or_fit
@@ -89,7 +90,7 @@ def classifier(
     if path.exists():
         return build_model({**spec, "checkpoint": str(path)}, num_classes).to(device).eval()
     if protocol["train_pickle"] is None:
-        raise FileNotFoundError(f"checkpoint {path} not found and the protocol has no train data")
+        raise MissingDataError(f"checkpoint {path} not found and the protocol has no train data")
     meta = json.dumps({"spec": spec, "train": train_cfg, "seed": seed}, sort_keys=True)
     torch.manual_seed(seed)
     model = build_model(spec, num_classes).to(device)

@@ -1,0 +1,78 @@
+"""Verdicts for the page: compact tables that fit the book's width, 3 significant figures."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+VERDICT_ORDER = ("supported", "contradicted", "inconclusive", "not testable here")
+
+
+def sig3(x: float) -> str:
+    """``x`` with 3 significant figures ('–' for nan)."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{x:.3g}"
+
+
+def interval_text(estimate: float, low: float, high: float) -> str:
+    """'estimate [low, high]' with 3 significant figures."""
+    if not math.isfinite(estimate):
+        return "–"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return sig3(estimate)
+    return f"{sig3(estimate)} [{sig3(low)}, {sig3(high)}]"
+
+
+def verdict_frame(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim: claim id, role, estimate [95% CI] (unit), n, mde, paper's value with
+    where our interval lies, verdict. Reads :func:`~cibr_lab.results.evaluate_claims` output."""
+    paper = [
+        "–" if not math.isfinite(v) else f"{sig3(v)} ({where})" if where else sig3(v)
+        for v, where in zip(verdicts["paper_value"], verdicts["vs_paper"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "claim": verdicts["id"],
+            "role": verdicts["role"],
+            "estimate [95% CI]": [
+                interval_text(e, lo, hi)
+                for e, lo, hi in zip(
+                    verdicts["estimate"], verdicts["ci_low"], verdicts["ci_high"], strict=True
+                )
+            ],
+            "unit": verdicts["unit"],
+            "n": verdicts["n"],
+            "mde": verdicts["mde"].map(sig3),
+            "paper (ours vs it)": paper,
+            "verdict": verdicts["verdict"],
+        }
+    )
+
+
+def verdict_table(verdicts: pd.DataFrame) -> Styler:
+    """:func:`verdict_frame` styled for the book (no index, wrapped claim ids)."""
+    return (
+        verdict_frame(verdicts)
+        .style.hide(axis="index")
+        .set_properties(subset=["claim"], **{"word-break": "break-word", "max-width": "16em"})
+    )
+
+
+def verdict_counts(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Paper x verdict counts (every verdict a column, zeros included)."""
+    counts = pd.crosstab(verdicts["paper"], verdicts["verdict"])
+    counts = counts.reindex(columns=list(VERDICT_ORDER), fill_value=0)
+    counts["claims"] = counts.sum(axis=1)
+    return counts
+
+
+def verdict_sentence(verdicts: pd.DataFrame) -> str:
+    """'k supported, k contradicted, k inconclusive, k not testable here' (zeros left out), with
+    the primary claims' count in front."""
+    counts = verdicts["verdict"].value_counts()
+    parts = [f"{int(counts[v])} {v}" for v in VERDICT_ORDER if counts.get(v, 0)]
+    n_primary = int((verdicts["role"] == "primary").sum())
+    return f"{len(verdicts)} claims ({n_primary} primary): " + ", ".join(parts)
