@@ -55,8 +55,8 @@ from myst_nb import glue
 
 from cibr_lab.experiments import theory
 from cibr_lab.plots import facet_lines, save_figure, set_theme, t_interval
-from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, load_records
+from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.runtime import get_profile
 
 set_theme()

@@ -70,8 +70,8 @@ from cibr_lab.cibr.estimators import CEBEstimator
 from cibr_lab.cibr.experiment import methods, run
 from cibr_lab.cibr.scenes import make_scenes
 from cibr_lab.plots import facet_lines, save_figure, set_theme, t_interval
-from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, load_records, summarise
+from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.runtime import get_profile
 
 logging.getLogger().setLevel(logging.ERROR)  # open_clip warns that the tiny model is untrained

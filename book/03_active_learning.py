@@ -56,8 +56,8 @@ from cibr_lab.al.datasets import load_al_data
 from cibr_lab.al.experiment import run
 from cibr_lab.al.manifold import feature_alignment
 from cibr_lab.plots import facet_lines, save_figure, set_theme, t_interval
-from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, load_records, summarise
+from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.runtime import get_device, get_profile
 
 set_theme()

@@ -64,8 +64,8 @@ from cibr_lab.ood import actfun, experiment, frames, get_scorer
 from cibr_lab.ood.oodr import annotate, committee_filter, contact_sheet_fragment, precision_recall
 from cibr_lab.ood.scores.gradnorm import gradnorm_autograd
 from cibr_lab.plots import save_figure, set_theme, t_interval
-from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, summarise
+from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.runtime import get_profile, results_dir
 
 set_theme()
