@@ -1,8 +1,10 @@
 """OOD detection: post-hoc scores, activation shapings, metrics and the OOD-R filter.
 
 Sign convention, stated once for the whole package: **every score is higher for samples that look
-more in-distribution (ID)**, and metrics treat ID as the positive class (as OpenOOD does;
-pytorch-ood uses the opposite sign).
+more in-distribution (ID)** (pytorch-ood uses the opposite sign). The metrics report both
+conventions under distinct names: ``fpr95`` and ``aupr_*`` with ID as the positive class (the
+ReAct / Energy / GradNorm papers), ``fpr95_openood`` and ``aupr_*_trapz`` as OpenOOD v1.5
+computes them (OOD positive, trapezoid AUPR); see :mod:`cibr_lab.ood.metrics`.
 
 Models are used through two attributes: ``model.features(x) -> [N, D]`` (penultimate features,
 after the last non-linearity and pooling) and ``model.head`` (the final ``nn.Linear``).

@@ -34,7 +34,7 @@ import torch
 from cibr_lab.ood.base import Shaping
 from cibr_lab.ood.embedded import Benchmark, build_benchmark
 from cibr_lab.ood.features import Extracted, FeatureCache
-from cibr_lab.ood.metrics import ood_metrics
+from cibr_lab.ood.metrics import METRICS, ood_metrics
 from cibr_lab.ood.models import SplitModel
 from cibr_lab.ood.oodr import Committee, annotate, committee_filter, precision_recall
 from cibr_lab.ood.registry import get_scorer, get_shaping
@@ -44,7 +44,8 @@ from cibr_lab.results import cached_run, load_records
 from cibr_lab.runtime import Profile, get_device, get_profile, results_dir
 
 CHAPTER = "ood"
-REPORTED = ("auroc", "fpr95", "aupr_in", "aupr_out")
+#: every metric of :func:`ood_metrics`, both conventions
+REPORTED = METRICS
 
 
 @dataclass
