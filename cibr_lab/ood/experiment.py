@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import import_module
 from pathlib import Path
@@ -62,6 +62,9 @@ class SeedRun:
     features: dict[str, Extracted]
     committees: dict[str, Committee]
     annotators: list[SplitModel]
+    #: score parameters the data imply, by score name (e.g. ODIN's ``input_std``: the std of
+    #: the inputs' normalisation on the OpenOOD protocols)
+    score_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _root(label: str) -> Path:
@@ -162,11 +165,12 @@ def method_scores(
     run: SeedRun, score: str, shaping: str | Shaping, input_level: bool
 ) -> dict[str, torch.Tensor]:
     """Scores ``[N]`` of one method on the ID test set and every OOD set, by set name; a shaping
-    given by name takes the profile's ``shaping_params``."""
+    given by name takes the profile's ``shaping_params``, the score the run's ``score_params``."""
     head, train = run.model.head, run.features["id_train"]
     if isinstance(shaping, str):
         shaping = get_shaping(shaping, **run.cfg["shaping_params"].get(shaping, {}))
-    scorer = get_scorer(score, shaping).fit(train.features, run.bench.train[1], head)
+    scorer = get_scorer(score, shaping, **run.score_params.get(score, {}))
+    scorer.fit(train.features, run.bench.train[1], head)
     names = ["id_test", *run.bench.ood]
     if input_level:
         inputs = {"id_test": run.bench.test[0], **{n: s.images for n, s in run.bench.ood.items()}}

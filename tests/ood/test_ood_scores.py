@@ -139,3 +139,41 @@ def test_errors(tiny) -> None:
         get_scorer("msp").score(h, nn.Identity())
     with pytest.raises(ValueError, match="works on inputs"):
         get_scorer("msp", "actfun_mc").fit(h, y, head).score(h, head)
+
+
+def test_odin_perturbation_closed_form_per_channel() -> None:
+    torch.manual_seed(0)
+    head = nn.Linear(3, 4).double()
+    with torch.no_grad():
+        head.weight[:, 1] = 0.0  # channel 1 gets an exactly zero gradient: sign_plus(0) = +1
+    x = torch.randn(25, 3, dtype=torch.float64)
+    t, eps, std = 7.0, 0.01, [0.25, 0.5, 2.0]
+    odin = get_scorer("odin", temperature=t, noise=eps, input_std=std).score_method
+    forward = lambda inputs: (inputs, head)  # noqa: E731 (identity features)
+    w, b = _np(head.weight), _np(head.bias)
+    z = (_np(x) @ w.T + b) / t
+    p = softmax(z, axis=1)
+    onehot = np.eye(4)[z.argmax(axis=1)]
+    grad = (p - onehot) @ w / t  # d CE(argmax) / dx
+    sign_plus = np.where(grad >= 0, 1.0, -1.0)
+    expected = -eps * sign_plus / np.asarray(std)
+    assert np.all(grad[:, 1] == 0) and np.all(expected[:, 1] == -eps / 0.5)
+    np.testing.assert_allclose(_np(odin.perturb(forward, x)) - _np(x), expected, rtol=1e-12)
+    nudged = x + torch.from_numpy(expected)
+    ref = softmax((_np(nudged) @ w.T + b) / t, axis=1).max(axis=1)
+    np.testing.assert_allclose(_np(odin.score_inputs(forward, x)), ref, rtol=1e-12)
+
+
+def test_odin_std_broadcasts_over_image_channels_and_checks_them() -> None:
+    head = nn.Linear(2, 3)
+    forward = lambda inputs: (inputs.mean(dim=(2, 3)), head)  # noqa: E731
+    x = torch.randn(4, 2, 5, 5)
+    odin = get_scorer("odin", noise=0.1, input_std=[0.5, 0.25]).score_method
+    step = (odin.perturb(forward, x) - x).abs()
+    torch.testing.assert_close(step[:, 0], torch.full((4, 5, 5), 0.2))
+    torch.testing.assert_close(step[:, 1], torch.full((4, 5, 5), 0.4))
+    bad = get_scorer("odin", input_std=[0.5, 0.25, 0.1]).score_method
+    with pytest.raises(ValueError, match=r"odin input_std has 3 channels, inputs of shape"):
+        bad.perturb(forward, x)
+    with pytest.raises(ValueError, match="odin input_std must be positive per channel"):
+        get_scorer("odin", input_std=[0.5, 0.0])
