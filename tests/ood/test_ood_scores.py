@@ -177,3 +177,43 @@ def test_odin_std_broadcasts_over_image_channels_and_checks_them() -> None:
         bad.perturb(forward, x)
     with pytest.raises(ValueError, match="odin input_std must be positive per channel"):
         get_scorer("odin", input_std=[0.5, 0.0])
+
+
+def test_non_finite_head_is_named_before_any_work(tiny) -> None:
+    h, y, net = tiny["features"], tiny["labels"], tiny["net"]
+    for name in ("weight", "bias"):
+        head = nn.Linear(16, 4)
+        with torch.no_grad():
+            getattr(head, name)[1] = float("nan" if name == "weight" else "inf")
+        with pytest.raises(ValueError, match=rf"^head\.{name} holds NaN or infinite values$"):
+            get_scorer("energy").score(h, head)
+        with pytest.raises(ValueError, match=rf"^head\.{name} holds NaN or infinite values$"):
+            get_scorer("knn").fit(h, y, head)
+    with torch.no_grad():
+        net.head.weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"^head\.weight holds NaN or infinite values$"):
+        get_scorer("odin").score_inputs(net, tiny["x"])
+
+
+@pytest.mark.parametrize("score", ["energy", "knn", "mahalanobis", "vim"])
+def test_features_are_cast_to_the_head_dtype(tiny, score: str) -> None:
+    h, y, head = tiny["features"], tiny["labels"], tiny["head"]  # float32 head
+    ref = get_scorer(score, "react").fit(h, y, head).score(h[:30], head)
+    mixed = get_scorer(score, "react").fit(h.double(), y, head).score(h[:30].double(), head)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, ref)
+    double_head = nn.Linear(16, 4).double()
+    out = get_scorer(score).fit(h, y, double_head).score(h[:30], double_head)  # float32 features
+    assert out.dtype == torch.float64
+
+
+@pytest.mark.parametrize("score", ["knn", "mahalanobis"])
+@pytest.mark.parametrize("size", [0, -3])
+def test_chunk_size_below_one_is_refused(score: str, size: int) -> None:
+    with pytest.raises(ValueError, match=rf"^{score} chunk_size must be >= 1, got {size}$"):
+        get_scorer(score, chunk_size=size)
+
+
+def test_batch_size_below_one_is_refused(tiny) -> None:
+    with pytest.raises(ValueError, match=r"^batch_size must be >= 1, got 0$"):
+        get_scorer("msp").score_inputs(tiny["net"], tiny["x"], batch_size=0)
