@@ -12,7 +12,7 @@ after the last non-linearity and pooling) and ``model.head`` (the final ``nn.Lin
 
 from cibr_lab.ood.base import Score, Scorer, Shaping
 from cibr_lab.ood.metrics import METRICS, ood_metrics
-from cibr_lab.ood.registry import defaults, get_scorer, get_shaping, sweep_grid
+from cibr_lab.ood.registry import defaults, get_scorer, get_shaping, method_grid, sweep_grid
 from cibr_lab.ood.scores import SCORES
 from cibr_lab.ood.shapings import SHAPINGS, actfun
 
@@ -27,6 +27,7 @@ __all__ = [
     "defaults",
     "get_scorer",
     "get_shaping",
+    "method_grid",
     "ood_metrics",
     "sweep_grid",
 ]

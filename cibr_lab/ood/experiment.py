@@ -4,7 +4,9 @@ Per seed: train (or load) the ID classifier and the annotator committee, extract
 flag contamination with the committee, score every method from the cached features (input-level
 methods from the inputs) and store the metrics as one record (``cached_run``). Metric names are
 ``score/shaping/ood_set/variant/metric`` with variant ``raw`` or ``rectified`` and ood_set
-``mean`` for the average over sets; OOD-R metrics are ``oodr/ood_set/{precision,recall,...}``.
+``mean`` for the average over sets (score x shaping pairs that equal another pair on any data
+are left out: :func:`~cibr_lab.ood.registry.method_grid`); OOD-R metrics are
+``oodr/ood_set/{precision,recall,...}``.
 Shapings named ``<name>_val`` had their parameters tuned on the validation split (ID
 validation images against the validation OOD split, both apart from every test set); the
 chosen values are ``tuned/score/shaping/param``. All other methods use the defaults of
@@ -37,7 +39,7 @@ from cibr_lab.ood.features import Extracted, FeatureCache
 from cibr_lab.ood.metrics import METRICS, ood_metrics
 from cibr_lab.ood.models import SplitModel
 from cibr_lab.ood.oodr import Committee, annotate, committee_filter, precision_recall
-from cibr_lab.ood.registry import get_scorer, get_shaping
+from cibr_lab.ood.registry import get_scorer, get_shaping, method_grid
 from cibr_lab.ood.train import load_or_train
 from cibr_lab.ood.tuning import tune_shaping
 from cibr_lab.results import cached_run, load_records
@@ -227,10 +229,9 @@ def benchmark_metrics(run: SeedRun) -> dict[str, float]:
     predicted = run.features["id_test"].logits.argmax(dim=1).cpu()
     out = {"id_accuracy": float((predicted == run.bench.test[1]).float().mean())}
     out.update(oodr_metrics(run))
-    for score in cfg["scores"]:
-        for shaping in cfg["shapings"]:
-            scores = method_scores(run, score, shaping, input_level=False)
-            out.update(_set_metrics(run, scores, f"{score}/{shaping}"))
+    for score, shaping in method_grid(cfg["scores"], cfg["shapings"]):
+        scores = method_scores(run, score, shaping, input_level=False)
+        out.update(_set_metrics(run, scores, f"{score}/{shaping}"))
     for score in cfg["tuned"]["scores"]:
         for shaping in cfg["tuned"]["shapings"]:
             params, _ = tune_shaping(
