@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from cibr_lab.ood.validate import check_features, check_head, check_labels
+from cibr_lab.ood.validate import check_head, check_inputs, check_labels
 
 #: ``forward(x) -> (features, head)``: differentiable map from a batch of inputs to the (shaped)
 #: penultimate features and the head that reads them.
@@ -39,7 +39,7 @@ class Score:
         """``[N]`` scores from a batch of inputs (input-level methods such as ODIN override)."""
         with torch.no_grad():
             features, head = forward(inputs)
-            return self.score(features.float(), head)
+            return self.score(features.to(head.weight.dtype), head)
 
 
 class Shaping:
@@ -82,9 +82,9 @@ class Scorer:
         return self.score_method.requires_fit or self.shaping.requires_fit
 
     def fit(self, features: torch.Tensor, labels: torch.Tensor, head: nn.Linear) -> Scorer:
-        """Fit shaping then score on ID training features ``[N, D]`` and labels ``[N]``."""
-        check_features(features)
-        check_head(features, head)
+        """Fit shaping then score on ID training features ``[N, D]`` and labels ``[N]``
+        (features of another floating dtype than the head are cast to the head's)."""
+        features = check_inputs(features, head)
         labels = check_labels(labels, features.shape[0], head.out_features).to(features.device)
         with torch.no_grad():
             self.shaping.fit(features, head)
@@ -98,15 +98,15 @@ class Scorer:
             raise RuntimeError(f"{self.name} needs statistics of ID data: call fit(...) first")
 
     def score(self, features: torch.Tensor, head: nn.Linear) -> torch.Tensor:
-        """``[N]`` scores from cached penultimate features ``[N, D]``; higher = more ID."""
+        """``[N]`` scores from cached penultimate features ``[N, D]`` (cast to the head's
+        dtype); higher = more ID."""
         self._check_ready()
         if self.shaping.input_level:
             raise ValueError(
                 f"shaping {self.shaping.name!r} works on inputs, not cached features: "
                 "use score_inputs(model, inputs)"
             )
-        check_features(features)
-        check_head(features, head)
+        features = check_inputs(features, head)
         with torch.no_grad():
             return self.score_method.score(*self.shaping.apply(features, head))
 
@@ -121,6 +121,9 @@ class Scorer:
         self._check_ready()
         if inputs.shape[0] == 0:
             raise ValueError("inputs is empty (0 samples)")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_head(model.head)
         device = next(model.parameters()).device
         forward = lambda x: self.shaping.forward(model, x)
         out = [

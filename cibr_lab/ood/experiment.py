@@ -4,7 +4,9 @@ Per seed: train (or load) the ID classifier and the annotator committee, extract
 flag contamination with the committee, score every method from the cached features (input-level
 methods from the inputs) and store the metrics as one record (``cached_run``). Metric names are
 ``score/shaping/ood_set/variant/metric`` with variant ``raw`` or ``rectified`` and ood_set
-``mean`` for the average over sets; OOD-R metrics are ``oodr/ood_set/{precision,recall,...}``.
+``mean`` for the average over sets (score x shaping pairs that equal another pair on any data
+are left out: :func:`~cibr_lab.ood.registry.method_grid`); OOD-R metrics are
+``oodr/ood_set/{precision,recall,...}``.
 Shapings named ``<name>_val`` had their parameters tuned on the validation split (ID
 validation images against the validation OOD split, both apart from every test set); the
 chosen values are ``tuned/score/shaping/param``. All other methods use the defaults of
@@ -21,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import import_module
 from pathlib import Path
@@ -35,17 +37,18 @@ from cibr_lab.errors import ConfigError
 from cibr_lab.ood.base import Shaping
 from cibr_lab.ood.embedded import Benchmark, build_benchmark
 from cibr_lab.ood.features import Extracted, FeatureCache
-from cibr_lab.ood.metrics import ood_metrics
+from cibr_lab.ood.metrics import METRICS, ood_metrics
 from cibr_lab.ood.models import SplitModel
 from cibr_lab.ood.oodr import Committee, annotate, committee_filter, precision_recall
-from cibr_lab.ood.registry import get_scorer, get_shaping
+from cibr_lab.ood.registry import get_scorer, get_shaping, method_grid
 from cibr_lab.ood.train import load_or_train
 from cibr_lab.ood.tuning import tune_shaping
 from cibr_lab.results import cached_run, load_records
 from cibr_lab.runtime import Profile, get_device, get_profile, results_dir
 
 CHAPTER = "ood"
-REPORTED = ("auroc", "fpr95", "aupr_in", "aupr_out")
+#: every metric of :func:`ood_metrics`, both conventions
+REPORTED = METRICS
 
 
 @dataclass
@@ -62,6 +65,9 @@ class SeedRun:
     features: dict[str, Extracted]
     committees: dict[str, Committee]
     annotators: list[SplitModel]
+    #: score parameters the data imply, by score name (e.g. ODIN's ``input_std``: the std of
+    #: the inputs' normalisation on the OpenOOD protocols)
+    score_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _root(label: str) -> Path:
@@ -162,11 +168,12 @@ def method_scores(
     run: SeedRun, score: str, shaping: str | Shaping, input_level: bool
 ) -> dict[str, torch.Tensor]:
     """Scores ``[N]`` of one method on the ID test set and every OOD set, by set name; a shaping
-    given by name takes the profile's ``shaping_params``."""
+    given by name takes the profile's ``shaping_params``, the score the run's ``score_params``."""
     head, train = run.model.head, run.features["id_train"]
     if isinstance(shaping, str):
         shaping = get_shaping(shaping, **run.cfg["shaping_params"].get(shaping, {}))
-    scorer = get_scorer(score, shaping).fit(train.features, run.bench.train[1], head)
+    scorer = get_scorer(score, shaping, **run.score_params.get(score, {}))
+    scorer.fit(train.features, run.bench.train[1], head)
     names = ["id_test", *run.bench.ood]
     if input_level:
         inputs = {"id_test": run.bench.test[0], **{n: s.images for n, s in run.bench.ood.items()}}
@@ -223,10 +230,9 @@ def benchmark_metrics(run: SeedRun) -> dict[str, float]:
     predicted = run.features["id_test"].logits.argmax(dim=1).cpu()
     out = {"id_accuracy": float((predicted == run.bench.test[1]).float().mean())}
     out.update(oodr_metrics(run))
-    for score in cfg["scores"]:
-        for shaping in cfg["shapings"]:
-            scores = method_scores(run, score, shaping, input_level=False)
-            out.update(_set_metrics(run, scores, f"{score}/{shaping}"))
+    for score, shaping in method_grid(cfg["scores"], cfg["shapings"]):
+        scores = method_scores(run, score, shaping, input_level=False)
+        out.update(_set_metrics(run, scores, f"{score}/{shaping}"))
     for score in cfg["tuned"]["scores"]:
         for shaping in cfg["tuned"]["shapings"]:
             params, _ = tune_shaping(

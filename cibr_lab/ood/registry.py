@@ -25,7 +25,22 @@ def _methods() -> dict[str, dict[str, Any]]:
             raise ConfigError(
                 f"methods.yaml {kind} {sorted(methods[kind])} != registry {sorted(registry)}"
             )
+    for pair, entry in methods["redundant"].items():
+        score, _, shaping = pair.partition("+")
+        if score not in SCORES or {shaping, entry["same_as"]} - set(SHAPINGS):
+            raise KeyError(f"methods.yaml redundant {pair!r} names an unknown score or shaping")
     return methods
+
+
+def redundant(score: str, shaping: str) -> dict[str, str] | None:
+    """``{same_as, why}`` when ``score`` with ``shaping`` gives the scores of ``score`` with
+    ``same_as`` on any data (``methods.yaml``'s ``redundant``), else ``None``."""
+    return _methods()["redundant"].get(f"{score}+{shaping}")
+
+
+def method_grid(scores: list[str], shapings: list[str]) -> list[tuple[str, str]]:
+    """Every ``(score, shaping)`` of ``scores x shapings`` except the redundant pairs, in order."""
+    return [(sc, sh) for sc in scores for sh in shapings if redundant(sc, sh) is None]
 
 
 def _entry(kind: str, name: str) -> dict[str, Any]:
@@ -73,6 +88,11 @@ def get_scorer(name: str, shaping: str | Shaping | None = None, **params: Any) -
         parameters) or a :class:`Shaping` built by :func:`get_shaping`.
     **params : parameters of the score, overriding the defaults in ``methods.yaml``.
 
+    Raises
+    ------
+    ValueError for a pair whose scores equal another pair's on any data (``methods.yaml``'s
+    ``redundant``, e.g. ``knn`` with ``dice``), naming the pair to use.
+
     Returns
     -------
     :class:`Scorer` with ``fit(features, labels, head)`` and ``score(features, head) -> [N]``
@@ -81,4 +101,11 @@ def get_scorer(name: str, shaping: str | Shaping | None = None, **params: Any) -
     score = _build("scores", name, params)
     if not isinstance(shaping, Shaping):
         shaping = get_shaping("none" if shaping is None else shaping)
+    twin = redundant(name, shaping.name)
+    if twin is not None:
+        same = name if twin["same_as"] == "none" else f"{name}+{twin['same_as']}"
+        raise ValueError(
+            f"{name}+{shaping.name} gives the scores of {same} on any data ({twin['why']}): "
+            f"use {same}"
+        )
     return Scorer(score, shaping)

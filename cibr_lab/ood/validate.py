@@ -22,18 +22,30 @@ def check_features(features: torch.Tensor, name: str = "features") -> torch.Tens
     return features
 
 
-def check_head(features: torch.Tensor, head: nn.Linear) -> nn.Linear:
-    """``head`` must be an ``nn.Linear`` whose input size matches the feature dimension."""
+def check_head(head: nn.Linear, in_features: int | None = None) -> nn.Linear:
+    """``head`` must be an ``nn.Linear`` with at least 2 outputs and finite weight and bias,
+    reading ``in_features`` inputs when given."""
     if not isinstance(head, nn.Linear):
         raise TypeError(f"head must be the classifier's final nn.Linear, got {type(head).__name__}")
-    if head.in_features != features.shape[1]:
+    if in_features is not None and head.in_features != in_features:
         raise ValueError(
-            f"feature dimension {features.shape[1]} does not match the head's in_features "
+            f"feature dimension {in_features} does not match the head's in_features "
             f"{head.in_features}"
         )
     if head.out_features < 2:
         raise ValueError(f"the head must have at least 2 classes, got {head.out_features}")
+    for name, param in (("weight", head.weight), ("bias", head.bias)):
+        if param is not None and not bool(torch.isfinite(param).all()):
+            raise ValueError(f"head.{name} holds NaN or infinite values")
     return head
+
+
+def check_inputs(features: torch.Tensor, head: nn.Linear) -> torch.Tensor:
+    """Checked features ``[N, D]`` and head; the features cast to the head's dtype (e.g. float64
+    features scored by a float32 head), so every score runs in the head's precision."""
+    check_features(features)
+    check_head(head, features.shape[1])
+    return features.to(head.weight.dtype)
 
 
 def check_labels(labels: torch.Tensor, n: int, num_classes: int) -> torch.Tensor:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cibr_lab.ood import experiment, frames, ood_metrics
+from cibr_lab.ood import METRICS, experiment, frames, method_grid, ood_metrics
 from cibr_lab.results import evaluate_claims, load_claims
 from cibr_lab.runtime import get_profile
 
@@ -25,9 +25,15 @@ def test_every_method_and_set_is_recorded(smoke) -> None:
     assert table.equals(frames.benchmark_frame(smoke["records"]))
     cfg = smoke["run"].cfg
     tuned = len(cfg["tuned"]["scores"]) * len(cfg["tuned"]["shapings"])
-    expected = len(cfg["scores"]) * len(cfg["shapings"]) + tuned + len(cfg["input_level"])
+    grid = method_grid(cfg["scores"], cfg["shapings"])  # the pairs equal to another left out
+    assert len(grid) == len(cfg["scores"]) * len(cfg["shapings"]) - 3
+    expected = len(grid) + tuned + len(cfg["input_level"])
     combos = table.groupby(["score", "shaping"]).ngroups
     assert combos == expected
+    assert not {("knn", "dice"), ("knn", "ash_s"), ("mahalanobis", "dice")} & set(
+        table[["score", "shaping"]].itertuples(index=False, name=None)
+    )
+    assert set(table["metric"]) == set(METRICS)
     assert set(table["ood_set"]) == {*cfg["ood_sets"], "mean"}
     assert set(table["seed"]) == {0, 1}
     assert table["value"].between(0, 1).all()

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from cibr_lab import cli
-from cibr_lab.ood import experiment, frames, ood_metrics
+from cibr_lab.ood import experiment, frames, method_grid, ood_metrics
 from cibr_lab.ood.full import data as full_data
 from cibr_lab.ood.full import run_imagenet
 from cibr_lab.ood.full.review import flagged_images, review_outputs_full
@@ -139,8 +139,11 @@ def test_every_method_and_set_is_recorded_for_every_seed(full_run) -> None:
     table = full_run["tables"]["benchmark"]
     cfg = full_run["run"].cfg
     tuned = len(cfg["tuned"]["scores"]) * len(cfg["tuned"]["shapings"])
-    expected = len(cfg["scores"]) * len(cfg["shapings"]) + tuned + len(cfg["input_level"])
+    grid = method_grid(cfg["scores"], cfg["shapings"])  # the pairs equal to another left out
+    expected = len(grid) + tuned + len(cfg["input_level"])
     assert table.groupby(["score", "shaping"]).ngroups == expected
+    std = protocols()["openood_cifar10"]["std"]  # ODIN steps in pixel units on normalised inputs
+    assert full_run["run"].score_params == {"odin": {"input_std": std}}
     assert set(table["ood_set"]) == {*cfg["ood_sets"], "mean"}
     assert set(table["seed"]) == {0, 1}
     assert table["value"].between(0, 1).all()

@@ -6,7 +6,7 @@ from sklearn.covariance import EmpiricalCovariance
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
-from cibr_lab.ood import SCORES, SHAPINGS, get_scorer, get_shaping
+from cibr_lab.ood import SCORES, SHAPINGS, get_scorer, get_shaping, method_grid
 from cibr_lab.ood.scores.gradnorm import gradnorm_autograd
 
 
@@ -91,8 +91,9 @@ def test_score_inputs_equals_cached_features(tiny) -> None:
     )
 
 
-@pytest.mark.parametrize("score", sorted(SCORES))
-@pytest.mark.parametrize("shaping", sorted(set(SHAPINGS) - {"actfun_mc"}))
+@pytest.mark.parametrize(  # the refused pairs: tests/ood/test_ood_grid.py
+    ("score", "shaping"), method_grid(sorted(SCORES), sorted(set(SHAPINGS) - {"actfun_mc"}))
+)
 def test_every_score_composes_with_every_shaping(tiny, score: str, shaping: str) -> None:
     h, y, head = tiny["features"], tiny["labels"], tiny["head"]
     shaper = get_shaping(shaping)
@@ -139,3 +140,81 @@ def test_errors(tiny) -> None:
         get_scorer("msp").score(h, nn.Identity())
     with pytest.raises(ValueError, match="works on inputs"):
         get_scorer("msp", "actfun_mc").fit(h, y, head).score(h, head)
+
+
+def test_odin_perturbation_closed_form_per_channel() -> None:
+    torch.manual_seed(0)
+    head = nn.Linear(3, 4).double()
+    with torch.no_grad():
+        head.weight[:, 1] = 0.0  # channel 1 gets an exactly zero gradient: sign_plus(0) = +1
+    x = torch.randn(25, 3, dtype=torch.float64)
+    t, eps, std = 7.0, 0.01, [0.25, 0.5, 2.0]
+    odin = get_scorer("odin", temperature=t, noise=eps, input_std=std).score_method
+    forward = lambda inputs: (inputs, head)  # noqa: E731 (identity features)
+    w, b = _np(head.weight), _np(head.bias)
+    z = (_np(x) @ w.T + b) / t
+    p = softmax(z, axis=1)
+    onehot = np.eye(4)[z.argmax(axis=1)]
+    grad = (p - onehot) @ w / t  # d CE(argmax) / dx
+    sign_plus = np.where(grad >= 0, 1.0, -1.0)
+    expected = -eps * sign_plus / np.asarray(std)
+    assert np.all(grad[:, 1] == 0) and np.all(expected[:, 1] == -eps / 0.5)
+    np.testing.assert_allclose(_np(odin.perturb(forward, x)) - _np(x), expected, rtol=1e-12)
+    nudged = x + torch.from_numpy(expected)
+    ref = softmax((_np(nudged) @ w.T + b) / t, axis=1).max(axis=1)
+    np.testing.assert_allclose(_np(odin.score_inputs(forward, x)), ref, rtol=1e-12)
+
+
+def test_odin_std_broadcasts_over_image_channels_and_checks_them() -> None:
+    head = nn.Linear(2, 3)
+    forward = lambda inputs: (inputs.mean(dim=(2, 3)), head)  # noqa: E731
+    x = torch.randn(4, 2, 5, 5)
+    odin = get_scorer("odin", noise=0.1, input_std=[0.5, 0.25]).score_method
+    step = (odin.perturb(forward, x) - x).abs()
+    torch.testing.assert_close(step[:, 0], torch.full((4, 5, 5), 0.2))
+    torch.testing.assert_close(step[:, 1], torch.full((4, 5, 5), 0.4))
+    bad = get_scorer("odin", input_std=[0.5, 0.25, 0.1]).score_method
+    with pytest.raises(ValueError, match=r"odin input_std has 3 channels, inputs of shape"):
+        bad.perturb(forward, x)
+    with pytest.raises(ValueError, match="odin input_std must be positive per channel"):
+        get_scorer("odin", input_std=[0.5, 0.0])
+
+
+def test_non_finite_head_is_named_before_any_work(tiny) -> None:
+    h, y, net = tiny["features"], tiny["labels"], tiny["net"]
+    for name in ("weight", "bias"):
+        head = nn.Linear(16, 4)
+        with torch.no_grad():
+            getattr(head, name)[1] = float("nan" if name == "weight" else "inf")
+        with pytest.raises(ValueError, match=rf"^head\.{name} holds NaN or infinite values$"):
+            get_scorer("energy").score(h, head)
+        with pytest.raises(ValueError, match=rf"^head\.{name} holds NaN or infinite values$"):
+            get_scorer("knn").fit(h, y, head)
+    with torch.no_grad():
+        net.head.weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"^head\.weight holds NaN or infinite values$"):
+        get_scorer("odin").score_inputs(net, tiny["x"])
+
+
+@pytest.mark.parametrize("score", ["energy", "knn", "mahalanobis", "vim"])
+def test_features_are_cast_to_the_head_dtype(tiny, score: str) -> None:
+    h, y, head = tiny["features"], tiny["labels"], tiny["head"]  # float32 head
+    ref = get_scorer(score, "react").fit(h, y, head).score(h[:30], head)
+    mixed = get_scorer(score, "react").fit(h.double(), y, head).score(h[:30].double(), head)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, ref)
+    double_head = nn.Linear(16, 4).double()
+    out = get_scorer(score).fit(h, y, double_head).score(h[:30], double_head)  # float32 features
+    assert out.dtype == torch.float64
+
+
+@pytest.mark.parametrize("score", ["knn", "mahalanobis"])
+@pytest.mark.parametrize("size", [0, -3])
+def test_chunk_size_below_one_is_refused(score: str, size: int) -> None:
+    with pytest.raises(ValueError, match=rf"^{score} chunk_size must be >= 1, got {size}$"):
+        get_scorer(score, chunk_size=size)
+
+
+def test_batch_size_below_one_is_refused(tiny) -> None:
+    with pytest.raises(ValueError, match=r"^batch_size must be >= 1, got 0$"):
+        get_scorer("msp").score_inputs(tiny["net"], tiny["x"], batch_size=0)

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -115,3 +117,58 @@ def test_bats_truncates_to_id_range(tiny) -> None:
 def test_bad_parameters(tiny, name: str, params: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         get_shaping(name, **params).fit(tiny["features"], tiny["head"])
+
+
+def test_cap_is_the_exact_percentile_of_the_whole_tensor() -> None:
+    # D = 2048 is divisible by the old every-k-th stride (2 at 16,400 x 2048): with the even and
+    # odd channels on different scales, a strided subsample sees one scale only.
+    gen = torch.Generator().manual_seed(0)
+    scale = torch.tensor([1.0, 3.0]).repeat(1024)
+    h = torch.rand(1025, 2048, generator=gen) * scale
+    ref = float(np.percentile(h.numpy(), 90))
+    strided = float(np.percentile(h.reshape(-1)[::2].numpy(), 90))
+    assert abs(strided - ref) > 0.05 * ref  # the case the strided cap got wrong
+    head = torch.nn.Linear(2048, 3)
+    for name in ("react", "actfun"):
+        shaping = get_shaping(name, percentile=90)
+        shaping.fit(h, head)
+        assert shaping.threshold == pytest.approx(ref, rel=1e-6), name
+    dice = get_shaping("dice", sparsity=70)
+    dice.fit(h, head)
+    contribution = (head.weight * h.mean(dim=0)).detach().numpy()
+    assert torch.equal(
+        dice.mask.bool(), torch.from_numpy(contribution > np.percentile(contribution, 70))
+    )
+
+
+@pytest.mark.parametrize("value", [0.9, 0.05, 1])
+@pytest.mark.parametrize(
+    ("name", "param"),
+    [
+        ("react", "percentile"),
+        ("actfun", "percentile"),
+        ("ash_s", "percentile"),
+        ("dice", "sparsity"),
+    ],
+)
+def test_fraction_percentiles_are_refused(name: str, param: str, value: float) -> None:
+    message = (
+        f"{param}={value:g} looks like a fraction; cibr_lab takes percents in (1, 100), e.g. 90"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        get_shaping(name, **{param: value})
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [(-5, False), (0, False), (1.01, True), (99.9, True), (100, False)]
+)
+def test_percent_range_is_open_one_to_hundred(value: float, ok: bool) -> None:
+    for name in ("react", "actfun_mc", "ash_b"):
+        if ok:
+            assert get_shaping(name, percentile=value).percentile == value
+        else:
+            with pytest.raises(
+                ValueError,
+                match=rf"^percentile must lie in \(1, 100\) \(a percent\), got {value:g}$",
+            ):
+                get_shaping(name, percentile=value)

@@ -108,4 +108,6 @@ def prepare_full(cfg: dict, root: Path, seed: int, device: torch.device) -> Seed
             logits = cache_.get("annotator", name, annotator, ood.images, cfg["batch_size"]).logits
             probs.append(logits.softmax(dim=1).double().numpy())
         committees[name] = committee_filter(np.stack(probs), k, threshold)
-    return SeedRun(cfg, bench, model, features, committees, [a for _, a in annotators])
+    odin = {"input_std": list(bench.protocol["std"])}  # inputs arrive normalised
+    annotator_models = [a for _, a in annotators]
+    return SeedRun(cfg, bench, model, features, committees, annotator_models, {"odin": odin})

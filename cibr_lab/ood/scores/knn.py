@@ -21,6 +21,8 @@ class KNN(Score):
     def __init__(self, k: int, chunk_size: int) -> None:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        if chunk_size < 1:
+            raise ValueError(f"knn chunk_size must be >= 1, got {chunk_size}")
         self.k = int(k)
         self.chunk_size = int(chunk_size)
 

@@ -18,6 +18,8 @@ class Mahalanobis(Score):
     requires_fit = True
 
     def __init__(self, chunk_size: int) -> None:
+        if chunk_size < 1:
+            raise ValueError(f"mahalanobis chunk_size must be >= 1, got {chunk_size}")
         self.chunk_size = int(chunk_size)
 
     def fit(self, features: torch.Tensor, labels: torch.Tensor, head: nn.Linear) -> None:

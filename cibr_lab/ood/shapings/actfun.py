@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from cibr_lab.ood.base import Shaping
-from cibr_lab.ood.shapings.react import percentile_threshold
+from cibr_lab.ood.shapings.percent import check_percent, percentile
 
 
 def _smooth_relu(u: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -39,8 +39,8 @@ def actfun(h: torch.Tensor, c: float, sigma: float) -> torch.Tensor:
 
 
 class ActFun(Shaping):
-    """Closed-form ActFun on penultimate features, ``c`` = ``percentile`` of ID activations and
-    the noise scale ``sigma * c``."""
+    """Closed-form ActFun on penultimate features, ``c`` = ``percentile`` (a percent in (1, 100))
+    of all ID activations, exact over the whole tensor, and the noise scale ``sigma * c``."""
 
     name = "actfun"
     requires_fit = True
@@ -48,11 +48,11 @@ class ActFun(Shaping):
     def __init__(self, percentile: float, sigma: float) -> None:
         if sigma < 0:
             raise ValueError(f"sigma must be >= 0, got {sigma}")
-        self.percentile = float(percentile)
+        self.percentile = check_percent(percentile)
         self.sigma = float(sigma)
 
     def fit(self, features: torch.Tensor, head: nn.Linear) -> None:
-        self.threshold = percentile_threshold(features, self.percentile)
+        self.threshold = percentile(features, self.percentile)
         if self.threshold <= 0:
             raise ValueError(
                 f"the {self.percentile}th percentile of the ID activations is {self.threshold}: "

@@ -1,6 +1,7 @@
 """ASH: activation shaping by pruning each sample's low activations (Djurisic et al., 2023).
 
 Applied to the penultimate feature vector (the feature-level reading OpenOOD also uses).
+``percentile`` is a percent in (1, 100); each row's top entries are found exactly by ``topk``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import torch
 from torch import nn
 
 from cibr_lab.ood.base import Shaping
+from cibr_lab.ood.shapings.percent import check_percent
 
 
 def _top(features: torch.Tensor, percentile: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -20,9 +22,7 @@ def _top(features: torch.Tensor, percentile: float) -> tuple[torch.Tensor, torch
 
 class _ASH(Shaping):
     def __init__(self, percentile: float) -> None:
-        if not 0 <= percentile < 100:
-            raise ValueError(f"percentile must lie in [0, 100), got {percentile}")
-        self.percentile = float(percentile)
+        self.percentile = check_percent(percentile)
 
     def _fill(self, features: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -6,23 +6,23 @@ import torch
 from torch import nn
 
 from cibr_lab.ood.base import Shaping
+from cibr_lab.ood.shapings.percent import check_percent, percentile
 
 
 class DICE(Shaping):
-    """Keep the head weights whose contribution ``W_cj * mean_ID(h_j)`` is in the top
-    ``(100 - sparsity)%``; zero the others. Features pass unchanged."""
+    """Keep the head weights whose contribution ``W_cj * mean_ID(h_j)`` lies above its
+    ``sparsity``-th percentile (a percent in (1, 100), exact); zero the others. Features pass
+    unchanged."""
 
     name = "dice"
     requires_fit = True
 
     def __init__(self, sparsity: float) -> None:
-        if not 0 <= sparsity < 100:
-            raise ValueError(f"sparsity must lie in [0, 100), got {sparsity}")
-        self.sparsity = float(sparsity)
+        self.sparsity = check_percent(sparsity, "sparsity")
 
     def fit(self, features: torch.Tensor, head: nn.Linear) -> None:
         contribution = head.weight * features.mean(dim=0)[None]
-        threshold = torch.quantile(contribution.reshape(-1).float(), self.sparsity / 100)
+        threshold = percentile(contribution, self.sparsity)
         self.mask = (contribution > threshold).to(head.weight.dtype)
 
     def apply(self, features: torch.Tensor, head: nn.Linear) -> tuple[torch.Tensor, nn.Linear]:

@@ -6,27 +6,21 @@ import torch
 from torch import nn
 
 from cibr_lab.ood.base import Shaping
-
-
-def percentile_threshold(features: torch.Tensor, percentile: float) -> float:
-    """The ``percentile``-th percentile of all entries of ID features ``[N, D]``."""
-    if not 0 < percentile <= 100:
-        raise ValueError(f"percentile must lie in (0, 100], got {percentile}")
-    flat = features.reshape(-1).float()
-    return float(torch.quantile(flat[:: max(1, flat.numel() // 2**24)], percentile / 100))
+from cibr_lab.ood.shapings.percent import check_percent, percentile
 
 
 class ReAct(Shaping):
-    """``min(h, c)`` with ``c`` the ``percentile``-th percentile of ID activations."""
+    """``min(h, c)`` with ``c`` the ``percentile``-th percentile (a percent in (1, 100)) of all
+    ID activations, computed exactly over the whole ``[N, D]`` tensor."""
 
     name = "react"
     requires_fit = True
 
     def __init__(self, percentile: float) -> None:
-        self.percentile = float(percentile)
+        self.percentile = check_percent(percentile)
 
     def fit(self, features: torch.Tensor, head: nn.Linear) -> None:
-        self.threshold = percentile_threshold(features, self.percentile)
+        self.threshold = percentile(features, self.percentile)
 
     def apply(self, features: torch.Tensor, head: nn.Linear) -> tuple[torch.Tensor, nn.Linear]:
         return features.clamp(max=self.threshold), head
