@@ -92,7 +92,8 @@ def d2_seeding(a: Tensor, h: Tensor, uniforms: Tensor) -> Tensor:
 
 
 def _d2_sample(min_d: Tensor, taken: Tensor, u: Tensor) -> Tensor:
-    """``[1]`` index drawn with probability proportional to ``min_d`` (uniform over untaken if all 0)."""
+    """A ``[1]`` index drawn with probability proportional to ``min_d`` (uniform over the
+    untaken points if all are 0)."""
     w = min_d.double()
     total = w.sum()
     w = torch.where(total > 0, w, (~taken).double())

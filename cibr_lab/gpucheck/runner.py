@@ -74,9 +74,7 @@ def format_table(sections: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_check(
-    device: torch.device, tiny: bool, names: list[str] | None = None
-) -> dict[str, Any]:
+def run_check(device: torch.device, tiny: bool, names: list[str] | None = None) -> dict[str, Any]:
     """Run the sections ``names`` (default: all) and return the record (see :func:`main`)."""
     from cibr_lab.gpucheck.sections import SECTIONS
 

@@ -6,7 +6,7 @@ from torch import Tensor
 
 
 def off_diagonal(x: Tensor) -> Tensor:
-    """The ``N(N-1)`` off-diagonal entries of ``x [..., N, N]`` in row-major order, ``[..., N(N-1)]``.
+    """The off-diagonal entries of ``x [..., N, N]`` in row-major order, ``[..., N(N-1)]``.
 
     Equal to ``x[..., ~eye(N)]`` but without a boolean mask, so no host synchronisation: the
     flattened diagonal sits every ``N + 1`` entries, so dropping the first entry and viewing the
