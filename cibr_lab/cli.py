@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     book.set_defaults(func=_book)
     profiles = sub.add_parser("profiles", help="list the profiles")
     profiles.set_defaults(func=_profiles)
+    from cibr_lab.gpucheck import add_arguments as gpu_check_arguments
+
+    gpu_check = sub.add_parser("gpu-check", help="run every GPU path once (tiny on a CPU)")
+    gpu_check_arguments(gpu_check)
     return parser
 
 

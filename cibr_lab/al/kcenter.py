@@ -62,13 +62,24 @@ def kcenter_greedy(
     else:
         mean = x.mean(0)
         min_d = sq_norms(x) - 2 * (x @ mean) + mean @ mean
-    blocked = mask.clone()
+    return farthest_first(x, min_d, mask, budget)
+
+
+def farthest_first(x: Tensor, min_d: Tensor, blocked: Tensor, budget: int) -> Tensor:
+    """The greedy loop of :func:`kcenter_greedy`, without input checks or host syncs.
+
+    ``x [N, D]`` features, ``min_d [N]`` squared distances to the nearest center so far,
+    ``blocked [N]`` bool (never picked; not modified). Returns ``[budget]`` int64 indices; each
+    pick is the unblocked point of largest ``min_d`` (lowest index on ties), which then becomes
+    a center. Indices stay 1-element tensors: indexing with a 0-dim tensor reads it on the host.
+    """
+    blocked = blocked.clone()
     x2 = sq_norms(x)
     chosen = torch.empty(budget, dtype=torch.long, device=x.device)
     for k in range(budget):
-        idx = min_d.masked_fill(blocked, -float("inf")).argmax()
-        chosen[k] = idx
-        blocked[idx] = True
-        d = (x2 + x2[idx] - 2 * (x @ x[idx])).clamp_min(0)
+        idx = min_d.masked_fill(blocked, -float("inf")).argmax().reshape(1)
+        chosen[k : k + 1] = idx
+        blocked.index_fill_(0, idx, True)
+        d = (x2 + x2.index_select(0, idx) - 2 * (x @ x.index_select(0, idx)[0])).clamp_min(0)
         min_d = torch.minimum(min_d, d)
     return chosen

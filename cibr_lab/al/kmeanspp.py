@@ -62,18 +62,29 @@ def badge_kmeanspp(
     """
     p, h = _check_pair(probs, features)
     check_budget(budget, p.shape[0])
-    a = probability_residual(p)
-    a2, h2 = sq_norms(a), sq_norms(h)
-    norms = a2 * h2
-    uniforms = torch.rand(budget, generator=generator, dtype=torch.float64).to(h.device)
+    uniforms = torch.rand(budget, generator=generator, dtype=torch.float64)
+    return d2_seeding(probability_residual(p), h, uniforms.to(h.device, non_blocking=True))
+
+
+def d2_seeding(a: Tensor, h: Tensor, uniforms: Tensor) -> Tensor:
+    """The loop of :func:`badge_kmeanspp`, without input checks or host syncs.
+
+    ``a [N, C]`` probability residuals, ``h [N, D]`` features, ``uniforms [budget]`` float64
+    draws in [0, 1) on their device (``uniforms[0]`` is unused: the first pick is the largest
+    norm). Returns ``[budget]`` int64 indices. Indices stay 1-element tensors: indexing with a
+    0-dim tensor reads it on the host.
+    """
+    budget = uniforms.shape[0]
+    norms = sq_norms(a) * sq_norms(h)
     chosen = torch.empty(budget, dtype=torch.long, device=h.device)
-    taken = torch.zeros(p.shape[0], dtype=torch.bool, device=h.device)
-    idx = norms.argmax()
+    taken = torch.zeros(a.shape[0], dtype=torch.bool, device=h.device)
+    idx = norms.argmax().reshape(1)
     min_d = torch.full_like(norms, float("inf"))
     for k in range(budget):
-        chosen[k] = idx
-        taken[idx] = True
-        d = (norms + norms[idx] - 2 * (a @ a[idx]) * (h @ h[idx])).clamp_min(0)
+        chosen[k : k + 1] = idx
+        taken.index_fill_(0, idx, True)
+        a_k, h_k = a.index_select(0, idx)[0], h.index_select(0, idx)[0]
+        d = (norms + norms.index_select(0, idx) - 2 * (a @ a_k) * (h @ h_k)).clamp_min(0)
         min_d = torch.minimum(min_d, d).masked_fill(taken, 0)
         if k + 1 < budget:
             idx = _d2_sample(min_d, taken, uniforms[k + 1])
@@ -81,10 +92,11 @@ def badge_kmeanspp(
 
 
 def _d2_sample(min_d: Tensor, taken: Tensor, u: Tensor) -> Tensor:
-    """Index drawn with probability proportional to ``min_d`` (uniform over untaken if all 0)."""
+    """A ``[1]`` index drawn with probability proportional to ``min_d`` (uniform over the
+    untaken points if all are 0)."""
     w = min_d.double()
     total = w.sum()
     w = torch.where(total > 0, w, (~taken).double())
     cdf = w.cumsum(0)
-    idx = torch.searchsorted(cdf, (u * cdf[-1]).reshape(1), right=True)[0]
+    idx = torch.searchsorted(cdf, (u * cdf[-1]).reshape(1), right=True)
     return idx.clamp_max(w.shape[0] - 1)

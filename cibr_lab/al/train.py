@@ -154,7 +154,7 @@ def train(
     ends = cfg.cycle_ends()
     swa_model = AveragedModel(model) if cfg.swa else None
     snapshots: list[nn.Module] = []
-    y_labeled = y_labeled.to(device)
+    y_labeled = y_labeled.to(device, non_blocking=True)
     for epoch in range(cfg.epochs):
         for step, idx in enumerate(_batches(n, cfg.batch_size, generator)):
             for group in opt.param_groups:
@@ -165,11 +165,12 @@ def train(
                     x_unlabeled.shape[0], (cfg.unlabeled_batch_size,), generator=generator
                 )
                 ub = x_unlabeled[pick].to(device, non_blocking=True)
-            xb = x_labeled[idx].to(device)
+            xb = x_labeled[idx].to(device, non_blocking=True)
             if cfg.augment:
                 xb = random_crop_flip(xb, generator)
             with autocast(device):
-                loss = step_loss(model, xb, y_labeled[idx.to(device)], ub, cfg.mmd_weight)
+                yb = y_labeled[idx.to(device, non_blocking=True)]
+                loss = step_loss(model, xb, yb, ub, cfg.mmd_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

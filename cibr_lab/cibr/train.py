@@ -211,9 +211,8 @@ def train(
         share = config.batch_size // world_size
         local = slice(rank * share, (rank + 1) * share)
         optimizer.zero_grad(set_to_none=True)
-        terms = train_step(
-            model, loss_fn, images[local].to(device), tokens[local].to(device), config.accum, device
-        )
+        images, tokens = (t[local].to(device, non_blocking=True) for t in (images, tokens))
+        terms = train_step(model, loss_fn, images, tokens, config.accum, device)
         if world_size > 1:
             average_gradients(params, world_size)
         optimizer.step()

@@ -17,8 +17,8 @@ def random_crop_flip(x: Tensor, generator: torch.Generator, pad: int = 4) -> Ten
         raise ValueError(f"random_crop_flip needs images [N, C, H, W], got {tuple(x.shape)}")
     n, _, h, w = x.shape
     draw = {"generator": generator, "device": generator.device}
-    shift = torch.randint(0, 2 * pad + 1, (n, 2), **draw).to(x.device)
-    flip = (torch.rand(n, **draw) < 0.5).to(x.device)
+    shift = torch.randint(0, 2 * pad + 1, (n, 2), **draw).to(x.device, non_blocking=True)
+    flip = (torch.rand(n, **draw) < 0.5).to(x.device, non_blocking=True)
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     cols = torch.arange(w, device=x.device)[None, :] + shift[:, 1:2]
     cols = torch.where(flip[:, None], w - 1 + 2 * pad - cols, cols)  # flip, then crop

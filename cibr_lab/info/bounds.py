@@ -14,25 +14,35 @@ import torch
 from torch import Tensor
 
 from cibr_lab.errors import ConfigError
+from cibr_lab.info.matrix import off_diagonal
 
 
-def check_scores(scores: Tensor) -> Tensor:
-    """Validate finite ``[..., N, N]`` score matrices with N >= 2."""
+def check_score_shape(scores: Tensor) -> Tensor:
+    """Validate the shape of ``[..., N, N]`` score matrices with N >= 2 (no host sync)."""
     if scores.ndim < 2 or scores.shape[-1] != scores.shape[-2]:
         raise ValueError(f"scores must be square N x N matrices, got shape {tuple(scores.shape)}")
     if scores.shape[-1] < 2:
         raise ValueError("scores need a batch of at least 2 pairs")
+    return scores
+
+
+def check_scores(scores: Tensor) -> Tensor:
+    """Validate finite ``[..., N, N]`` score matrices with N >= 2 (one host sync)."""
+    check_score_shape(scores)
     if not torch.isfinite(scores).all():
         raise ValueError("scores contain NaN or infinite values")
     return scores
 
 
+def marginal_log_mean_exp(scores: Tensor) -> Tensor:
+    """``log mean_{i != j} exp(scores[..., i, j])`` over the N(N-1) marginal pairs, ``[...]``."""
+    n = scores.shape[-1]
+    return torch.logsumexp(off_diagonal(scores), -1) - math.log(n * (n - 1))
+
+
 def _split(scores: Tensor) -> tuple[Tensor, Tensor]:
     """Joint scores ``[..., N]`` and the log-mean-exp of the marginal scores ``[...]``."""
-    n = scores.shape[-1]
-    off = ~torch.eye(n, dtype=torch.bool, device=scores.device)
-    marginal = scores[..., off]
-    return scores.diagonal(dim1=-2, dim2=-1), torch.logsumexp(marginal, -1) - math.log(n * (n - 1))
+    return scores.diagonal(dim1=-2, dim2=-1), marginal_log_mean_exp(scores)
 
 
 def infonce(scores: Tensor) -> Tensor:
@@ -61,6 +71,10 @@ class MineObjective:
     the denominator biases it, so MINE replaces the denominator by an exponential moving
     average. Calling the object returns ``(dv_estimate, loss)``: the Donsker-Varadhan value
     to report, and a surrogate loss whose gradient is the corrected one.
+
+    It runs inside training loops, so it never waits for the GPU: shapes are checked, but a
+    score matrix with NaN or infinite entries gives NaN for both values (and leaves an existing
+    moving average as it was) instead of raising.
     """
 
     def __init__(self, ema_rate: float = 0.01) -> None:
@@ -70,17 +84,22 @@ class MineObjective:
         self.log_ema: Tensor | None = None
 
     def __call__(self, scores: Tensor) -> tuple[Tensor, Tensor]:
-        joint, log_mean_exp = _split(check_scores(scores))
+        joint, log_mean_exp = _split(check_score_shape(scores))
+        finite = torch.isfinite(scores).all()
         batch = log_mean_exp.detach()
         if self.log_ema is None:
             self.log_ema = batch
         else:
-            rate = torch.as_tensor(self.ema_rate, dtype=batch.dtype, device=batch.device)
-            self.log_ema = torch.logaddexp(
-                torch.log1p(-rate) + self.log_ema, torch.log(rate) + batch
-            )
+            # the weights as Python numbers rounded like tensors of the scores' dtype: exact,
+            # and no host-to-device copy
+            rate = torch.tensor(self.ema_rate, dtype=batch.dtype)
+            keep, new = torch.log1p(-rate).item(), torch.log(rate).item()
+            updated = torch.logaddexp(keep + self.log_ema, new + batch)
+            self.log_ema = torch.where(finite, updated, self.log_ema)
         surrogate = joint.mean(-1) - torch.exp(log_mean_exp - self.log_ema)
-        return joint.mean(-1).detach() - batch, -surrogate
+        nan = torch.full_like(batch, torch.nan)
+        estimate = torch.where(finite, joint.mean(-1).detach() - batch, nan)
+        return estimate, torch.where(finite, -surrogate, nan)
 
 
 class _PlainObjective:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from cibr_lab.info.matrix import off_diagonal
+
 #: Multiples of the median pairwise distance used when no bandwidths are given.
 DEFAULT_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -36,9 +38,8 @@ def median_bandwidths(
         idx = torch.linspace(0, pool.shape[0] - 1, max_points, device=pool.device).long()
         pool = pool[idx]
     d = torch.cdist(pool.float(), pool.float())
-    off = d[~torch.eye(d.shape[0], dtype=torch.bool, device=d.device)]
-    med = off.median().clamp_min(1e-12)
-    return med * torch.as_tensor(scales, dtype=med.dtype, device=med.device)
+    med = off_diagonal(d).median().clamp_min(1e-12)
+    return torch.stack([med * s for s in scales])  # no mask, no host-to-device copy
 
 
 def _kernel_sum(a: Tensor, b: Tensor, inv2s2: Tensor, same: bool, chunk: int) -> Tensor:

@@ -107,8 +107,17 @@ class Scorer:
                 "use score_inputs(model, inputs)"
             )
         features = check_inputs(features, head)
+        return self.score_validated(features, head)
+
+    def score_validated(self, features: torch.Tensor, head: nn.Linear) -> torch.Tensor:
+        """:meth:`score` without the input checks: no host synchronisation, on any device."""
         with torch.no_grad():
             return self.score_method.score(*self.shaping.apply(features, head))
+
+    def score_batch(self, model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        """``[B]`` scores of one batch already on the model's device; no host synchronisation."""
+        forward = lambda x: self.shaping.forward(model, x)
+        return self.score_method.score_inputs(forward, inputs).float()
 
     def score_inputs(
         self, model: nn.Module, inputs: torch.Tensor, batch_size: int = 256
@@ -125,12 +134,11 @@ class Scorer:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         check_head(model.head)
         device = next(model.parameters()).device
-        forward = lambda x: self.shaping.forward(model, x)
         out = [
-            self.score_method.score_inputs(forward, batch.to(device)).float().cpu()
+            self.score_batch(model, batch.to(device, non_blocking=True))
             for batch in inputs.split(batch_size)
         ]
-        scores = torch.cat(out)
+        scores = torch.cat(out).cpu()  # one device-to-host copy, after the loop
         if not torch.isfinite(scores).all():
             raise ValueError(f"{self.name} produced NaN or infinite scores (check the inputs)")
         return scores

@@ -20,14 +20,13 @@ they restart from the first batch.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
 from cibr_lab.cibr.estimators.base import RedundancyEstimator
 from cibr_lab.info import MineObjective
+from cibr_lab.info.bounds import marginal_log_mean_exp
 from cibr_lab.info.critics import SeparableCritic
 
 #: (critic name, which stochastic embedding, which conditioning mean, sign in R)
@@ -37,12 +36,6 @@ _TERMS = (
     ("own_t", "text", "text", 1.0),
     ("cross_t", "text", "image", -1.0),
 )
-
-
-def _log_mean_exp_offdiag(scores: Tensor) -> Tensor:
-    n = scores.shape[0]
-    off = ~torch.eye(n, dtype=torch.bool, device=scores.device)
-    return torch.logsumexp(scores[off], 0) - math.log(n * (n - 1))
 
 
 class MINEEstimator(RedundancyEstimator):
@@ -98,7 +91,7 @@ class MINEEstimator(RedundancyEstimator):
             scores = functional_call(critic, frozen, (z[zm], mu[cond]))
             # value: the DV estimate; gradient: MINE's corrected gradient with the critic's EMA
             joint = scores.diagonal().mean()
-            surrogate = joint - torch.exp(_log_mean_exp_offdiag(scores) - objective.log_ema)
+            surrogate = joint - torch.exp(marginal_log_mean_exp(scores) - objective.log_ema)
             parts[zm].append(sign * (surrogate + (dv - surrogate).detach()))
         r_v, r_t = sum(parts["image"]), sum(parts["text"])
         return {
