@@ -141,12 +141,14 @@ def training_loss(
     sigma: float,
     rank: int = 0,
     world_size: int = 1,
+    local_loss: bool | None = None,
 ) -> CIBRLoss:
     """The loss every training entry point uses for an open_clip ``model``.
 
     Inputs are the model's own features, so the per-step input checks (host syncs) are off;
     with several processes features are gathered with gradients (open_clip's
-    ``--local-loss --gather-with-grad``).
+    ``--gather-with-grad``), and ``local_loss`` (default: ``world_size > 1``, open_clip's
+    recommended ``--local-loss``) picks open_clip's contrastive mode.
     """
     return CIBRLoss(
         lam,
@@ -154,7 +156,7 @@ def training_loss(
         embed_dim=model.text_projection.shape[1],
         estimator_kwargs={"sigma": sigma},
         validate=False,
-        local_loss=world_size > 1,
+        local_loss=world_size > 1 if local_loss is None else local_loss,
         gather_with_grad=world_size > 1,
         rank=rank,
         world_size=world_size,
