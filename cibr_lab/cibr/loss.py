@@ -8,6 +8,7 @@ import torch
 from open_clip.loss import ClipLoss, gather_features
 from torch import Tensor
 
+from cibr_lab.cibr.checks import require_finite
 from cibr_lab.cibr.estimators import get_estimator
 
 
@@ -24,16 +25,13 @@ def check_features(image_features: Tensor, text_features: Tensor, logit_scale: T
     scale = torch.as_tensor(logit_scale)
     if scale.numel() != 1:
         raise ValueError(f"logit_scale must be a scalar, got shape {tuple(scale.shape)}")
-    finite = torch.stack(
-        [
-            torch.isfinite(image_features).all(),
-            torch.isfinite(text_features).all(),
-            torch.isfinite(scale.to(image_features.device)).all(),
-        ]
-    ).tolist()
-    for ok, what in zip(finite, ("image features", "text features", "logit_scale"), strict=True):
-        if not ok:
-            raise ValueError(f"{what} contain NaN or infinite values")
+    require_finite(
+        {
+            "image features": image_features,
+            "text features": text_features,
+            "logit_scale": scale,
+        }
+    )
 
 
 class CIBRLoss(ClipLoss):
