@@ -177,7 +177,7 @@ def train(
     start = 0
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = torch.load(path, map_location=device, weights_only=True)
         if state["config"] != asdict(config):
             raise ValueError(
                 f"checkpoint {path} was written with another config: {state['config']}"

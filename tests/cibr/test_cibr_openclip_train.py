@@ -233,21 +233,12 @@ def test_resume_restores_the_estimator_exactly(csv_data, tmp_path, monkeypatch):
     assert (logs / "resumed" / "checkpoints" / "epoch_2.pt").is_file()
 
 
-class _Planted:
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
-def test_resume_refuses_a_planted_checkpoint(csv_data, tmp_path):
-    marker = tmp_path / "code_ran"
-    planted = tmp_path / "epoch_1.pt"
-    torch.save({"epoch": 1, "state_dict": _Planted(marker)}, planted)
+def test_resume_refuses_a_planted_checkpoint(csv_data, tmp_path, planted):
+    path = tmp_path / "epoch_1.pt"
+    torch.save({"epoch": 1, "state_dict": planted}, path)
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
-        _run(_cibr(0.5, "ceb"), _argv(csv_data, tmp_path / "logs", "x", "--resume", str(planted)))
-    assert not marker.exists()
+        _run(_cibr(0.5, "ceb"), _argv(csv_data, tmp_path / "logs", "x", "--resume", str(path)))
+    assert not planted.marker.exists()
 
 
 @pytest.mark.parametrize(
