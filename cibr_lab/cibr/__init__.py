@@ -4,8 +4,9 @@ Loss: :class:`CIBRLoss` (estimators in :mod:`cibr_lab.cibr.estimators`). Evaluat
 :func:`retrieval_recall`, :func:`zeroshot_weights` / :func:`zeroshot_metrics`,
 :func:`linear_probe_accuracy`, :func:`modality_gap`. Data: :func:`make_scenes`,
 :class:`CaptionedSet`, :mod:`cibr_lab.cibr.full_data`. Models: :func:`create_model`,
-:func:`get_tokenizer`. Training: :class:`TrainConfig`, :func:`train`. The chapter's
-experiment: :mod:`cibr_lab.cibr.experiment`.
+:func:`get_tokenizer`. Training: :class:`TrainConfig`, :func:`train`; inside open_clip's own
+trainer: :mod:`cibr_lab.cibr.openclip_train` (``python -m``). The chapter's experiment:
+:mod:`cibr_lab.cibr.experiment`.
 """
 
 from cibr_lab.cibr.captioned import CaptionedSet

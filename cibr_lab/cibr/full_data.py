@@ -5,7 +5,8 @@ Nothing here downloads. Datasets live under ``cibr_lab.runtime.data_dir()`` (``$
 - ``coco/dataset_coco.json`` and the images at ``coco/<filepath>/<filename>`` (``train2014/``,
   ``val2014/``); ``flickr30k/dataset_flickr30k.json`` and ``flickr30k/flickr30k-images/``. The
   JSON files are Karpathy's ``caption_datasets.zip``.
-- the zero-shot sets in torchvision's layout under ``zeroshot/``.
+- the zero-shot sets in torchvision's layout under ``zeroshot/``, with CLIP_benchmark's class
+  names and templates (``assets/clip_benchmark.json``).
 
 A missing file raises ``FileNotFoundError`` naming the expected path and how to fetch it.
 """
@@ -13,7 +14,7 @@ A missing file raises ``FileNotFoundError`` naming the expected path and how to 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from cibr_lab.cibr.assets import load_asset
 from cibr_lab.errors import ConfigError, MissingDataError
 from cibr_lab.runtime import data_dir
 
@@ -106,37 +108,52 @@ class DiskImages:
             return torch.stack([item[0] for item in pool.map(self.dataset.__getitem__, index)])
 
 
-#: The seven zero-shot sets: (torchvision class, its keyword arguments, template key in
-#: prompts.json). Six have ViT-B-32 reference numbers in open_clip's results; EuroSAT adds a
-#: non-photographic domain.
-ZEROSHOT_SETS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "cifar10": ("CIFAR10", {"train": False}, "generic"),
-    "cifar100": ("CIFAR100", {"train": False}, "generic"),
-    "food101": ("Food101", {"split": "test"}, "food"),
-    "pets": ("OxfordIIITPet", {"split": "test"}, "pets"),
-    "dtd": ("DTD", {"split": "test"}, "textures"),
-    "sun397": ("SUN397", {}, "scenes"),
-    "eurosat": ("EuroSAT", {}, "satellite"),
+#: The seven zero-shot sets, by CLIP_benchmark's names: (torchvision class, its keyword arguments).
+#: Six have ViT-B-32 reference numbers in open_clip's results; EuroSAT adds a non-photographic
+#: domain.
+ZEROSHOT_SETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "cifar10": ("CIFAR10", {"train": False}),
+    "cifar100": ("CIFAR100", {"train": False}),
+    "food101": ("Food101", {"split": "test"}),
+    "pets": ("OxfordIIITPet", {"split": "test"}),
+    "dtd": ("DTD", {"split": "test"}),
+    "sun397": ("SUN397", {}),
+    "eurosat": ("EuroSAT", {}),
 }
 
 
-def class_names(dataset: Dataset) -> list[str]:
-    """Readable class names from a torchvision dataset's ``classes`` (underscores to spaces)."""
-    names = [str(c).replace("_", " ").strip() for c in getattr(dataset, "classes", [])]
-    if not names:
-        raise ValueError(f"{type(dataset).__name__} exposes no class names")
-    return names
+def benchmark_prompts(name: str, dataset_classes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """CLIP_benchmark's ``(class names, templates)`` of a zero-shot set (``clip_benchmark.json``).
+
+    Class names are CLIP_benchmark's list where it has one (positional: ``dataset_classes``
+    must have as many entries), else the dataset's own names with its character replacements.
+    """
+    prompts = load_asset("clip_benchmark")
+    if name not in prompts["templates"]:
+        raise KeyError(f"no CLIP_benchmark prompts for {name!r}; valid: {', '.join(ZEROSHOT_SETS)}")
+    if name in prompts["classnames"]:
+        names = list(prompts["classnames"][name])
+        if len(names) != len(dataset_classes):
+            raise ValueError(
+                f"{name} has {len(dataset_classes)} classes but CLIP_benchmark names "
+                f"{len(names)}; its class names are positional and need the complete dataset"
+            )
+    else:
+        replaced = prompts["dataset_classnames"][name]
+        names = [str(c).translate({ord(ch): " " for ch in replaced}) for c in dataset_classes]
+    return names, list(prompts["templates"][name])
 
 
 def zeroshot_dataset(
     name: str, root: str | Path | None = None, transform: Callable | None = None
-) -> tuple[Dataset, list[str], str]:
-    """``(dataset, class names, template key)`` of a zero-shot set, never downloading."""
+) -> tuple[Dataset, list[str], list[str]]:
+    """``(dataset, class names, templates)`` of a zero-shot set, CLIP_benchmark's prompts,
+    never downloading."""
     if name not in ZEROSHOT_SETS:
         raise ConfigError(f"unknown zero-shot set {name!r}; valid sets: {', '.join(ZEROSHOT_SETS)}")
     import torchvision.datasets as tvd
 
-    cls_name, kwargs, templates = ZEROSHOT_SETS[name]
+    cls_name, kwargs = ZEROSHOT_SETS[name]
     base = Path(root) if root is not None else data_dir() / "zeroshot"
     try:
         dataset = getattr(tvd, cls_name)(str(base), transform=transform, download=False, **kwargs)
@@ -146,4 +163,7 @@ def zeroshot_dataset(
             f"python -c \"import torchvision; torchvision.datasets.{cls_name}('{base}', "
             f'download=True)" (add the split argument {kwargs} if any)'
         ) from None
-    return dataset, class_names(dataset), templates
+    classes = getattr(dataset, "classes", None)
+    if not classes:
+        raise ValueError(f"{type(dataset).__name__} exposes no class names")
+    return (dataset, *benchmark_prompts(name, classes))

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from cibr_lab.cibr.evaluate import class_prompts, encode_images, encode_texts, zeroshot_task
+from cibr_lab.cibr.evaluate import encode_images, encode_texts, zeroshot_task
 from cibr_lab.cibr.full_data import KarpathyCaptions, zeroshot_dataset
 from cibr_lab.cibr.loss import training_loss
 from cibr_lab.cibr.model import get_tokenizer, register_models
@@ -55,7 +55,8 @@ def evaluate_full(
     workers: int = min(4, os.cpu_count() or 1),
 ) -> dict[str, float]:
     """``ret_<coco|flickr30k>_<image|text>_retrieval_recall@k`` on the Karpathy test splits and
-    ``zs_<set>_<acc1|acc5|mean_per_class_recall>`` on each zero-shot set."""
+    ``zs_<set>_<acc1|acc5|mean_per_class_recall>`` on each zero-shot set (CLIP_benchmark's
+    prompts and strict retrieval ties)."""
     model.eval()
     out: dict[str, float] = {}
     for name in RETRIEVAL_SETS:
@@ -65,9 +66,8 @@ def evaluate_full(
         for metric, value in retrieval_recall(img, txt, data.text_to_image.to(device)).items():
             out[f"ret_{name}_{metric}"] = value
     for name in zeroshot_sets:
-        dataset, classes, key = zeroshot_dataset(name, transform=transform)
+        dataset, names, templates = zeroshot_dataset(name, transform=transform)
         emb, labels = encode_labelled(model, dataset, device, workers=workers)
-        names, templates = class_prompts(key, classes)
         for metric, value in zeroshot_task(
             model, tokenizer, emb, labels, names, templates, device
         ).items():

@@ -8,6 +8,7 @@ import torch
 from open_clip.loss import ClipLoss, gather_features
 from torch import Tensor
 
+from cibr_lab.cibr.checks import require_finite
 from cibr_lab.cibr.estimators import get_estimator
 
 
@@ -24,16 +25,13 @@ def check_features(image_features: Tensor, text_features: Tensor, logit_scale: T
     scale = torch.as_tensor(logit_scale)
     if scale.numel() != 1:
         raise ValueError(f"logit_scale must be a scalar, got shape {tuple(scale.shape)}")
-    finite = torch.stack(
-        [
-            torch.isfinite(image_features).all(),
-            torch.isfinite(text_features).all(),
-            torch.isfinite(scale.to(image_features.device)).all(),
-        ]
-    ).tolist()
-    for ok, what in zip(finite, ("image features", "text features", "logit_scale"), strict=True):
-        if not ok:
-            raise ValueError(f"{what} contain NaN or infinite values")
+    require_finite(
+        {
+            "image features": image_features,
+            "text features": text_features,
+            "logit_scale": scale,
+        }
+    )
 
 
 class CIBRLoss(ClipLoss):
@@ -141,12 +139,14 @@ def training_loss(
     sigma: float,
     rank: int = 0,
     world_size: int = 1,
+    local_loss: bool | None = None,
 ) -> CIBRLoss:
     """The loss every training entry point uses for an open_clip ``model``.
 
     Inputs are the model's own features, so the per-step input checks (host syncs) are off;
     with several processes features are gathered with gradients (open_clip's
-    ``--local-loss --gather-with-grad``).
+    ``--gather-with-grad``), and ``local_loss`` (default: ``world_size > 1``, open_clip's
+    recommended ``--local-loss``) picks open_clip's contrastive mode.
     """
     return CIBRLoss(
         lam,
@@ -154,7 +154,7 @@ def training_loss(
         embed_dim=model.text_projection.shape[1],
         estimator_kwargs={"sigma": sigma},
         validate=False,
-        local_loss=world_size > 1,
+        local_loss=world_size > 1 if local_loss is None else local_loss,
         gather_with_grad=world_size > 1,
         rank=rank,
         world_size=world_size,

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from cibr_lab.cibr.checks import require_finite
+
 
 def zeroshot_weights(
     encode_text: Callable[[list[str]], Tensor],
@@ -16,23 +18,26 @@ def zeroshot_weights(
     classes_per_batch: int = 32,
 ) -> Tensor:
     """Prompt-ensemble classifier ``[D, C]``: per class, the renormalised mean of the normalised
-    embeddings of ``template.format(classname)`` over the templates.
+    embeddings of the templates filled with the class name.
 
-    ``encode_text`` maps a list of strings to embeddings ``[len, D]`` (tokenisation inside).
+    A template's placeholder is ``{}`` or CLIP_benchmark's ``{c}``. ``encode_text`` maps a list of
+    strings to embeddings ``[len, D]`` (tokenisation inside); non-finite ones are an error.
     """
     if len(classnames) == 0:
         raise ValueError("zero-shot classification needs a non-empty list of class names")
     if len(templates) == 0:
         raise ValueError("zero-shot classification needs at least one prompt template")
-    bad = [t for t in templates if "{}" not in t]
+    bad = [t for t in templates if "{}" not in t and "{c}" not in t]
     if bad:
-        raise ValueError(f"every template needs a '{{}}' placeholder, got {bad[0]!r}")
+        raise ValueError(f"every template needs a '{{}}' or '{{c}}' placeholder, got {bad[0]!r}")
     columns = []
     with torch.no_grad():
         for start in range(0, len(classnames), classes_per_batch):
             names = classnames[start : start + classes_per_batch]
-            texts = [t.format(c) for c in names for t in templates]
-            emb = F.normalize(encode_text(texts).float(), dim=-1)
+            texts = [t.format(c, c=c) for c in names for t in templates]
+            emb = encode_text(texts).float()
+            require_finite({f"the prompt embeddings of classes {names[0]!r} to {names[-1]!r}": emb})
+            emb = F.normalize(emb, dim=-1)
             emb = emb.reshape(len(names), len(templates), -1).mean(1)
             columns.append(F.normalize(emb, dim=-1).T)
     return torch.cat(columns, dim=1)
@@ -54,6 +59,7 @@ def zeroshot_metrics(
     labels = torch.as_tensor(labels, device=image_emb.device).long()
     if labels.shape != (image_emb.shape[0],) or labels.numel() == 0:
         raise ValueError(f"labels must be a non-empty [N] vector, got {tuple(labels.shape)}")
+    require_finite({"image_emb": image_emb, "weights": weights})
     n_classes = weights.shape[1]
     if int(labels.min()) < 0 or int(labels.max()) >= n_classes:
         raise ValueError(f"labels must lie in [0, {n_classes})")

@@ -15,16 +15,24 @@ from cibr_lab.cibr.zeroshot import zeroshot_metrics, zeroshot_weights
 torch.set_num_threads(1)
 
 
-def _dense_reference(img, txt, t2i, ks):
+def _dense_reference(img, txt, t2i, ks, strict=True):
+    """Per query on the full score matrix: a hit at k needs fewer than k irrelevant items
+    scoring at least as high as the relevant one (``strict=False``: strictly higher)."""
     sims = txt @ img.T
+    ahead = (lambda a, b: a >= b) if strict else (lambda a, b: a > b)
+    text_ranks = [
+        sum(ahead(sims[j, i], sims[j, t2i[j]]) for i in range(len(img)) if i != t2i[j])
+        for j in range(len(txt))
+    ]
+    image_ranks = []
+    for i in range(len(img)):
+        own = [j for j in range(len(txt)) if t2i[j] == i]
+        best = max(sims[j, i] for j in own)
+        image_ranks.append(sum(ahead(sims[j, i], best) for j in range(len(txt)) if t2i[j] != i))
     out = {}
     for k in ks:
-        top_img = sims.topk(k, dim=1).indices
-        hits = [int(t2i[j]) in top_img[j].tolist() for j in range(len(txt))]
-        out[f"image_retrieval_recall@{k}"] = float(np.mean(hits))
-        top_txt = sims.T.topk(k, dim=1).indices
-        hits = [any(int(t2i[j]) == i for j in top_txt[i].tolist()) for i in range(len(img))]
-        out[f"text_retrieval_recall@{k}"] = float(np.mean(hits))
+        out[f"image_retrieval_recall@{k}"] = float(np.mean([r < k for r in text_ranks]))
+        out[f"text_retrieval_recall@{k}"] = float(np.mean([r < k for r in image_ranks]))
     return out
 
 
@@ -47,6 +55,66 @@ def test_retrieval_uneven_caption_counts_and_perfect_embeddings():
     t2i = torch.tensor([0, 0, 1, 2, 2, 2, 3])
     got = retrieval_recall(img, img[t2i], t2i, ks=(1,))
     assert got == {"image_retrieval_recall@1": 1.0, "text_retrieval_recall@1": 1.0}
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, 4096])
+def test_retrieval_ties_are_not_hits(chunk_size):
+    """Small-integer embeddings make every score exact, so duplicated items tie exactly."""
+    gen = torch.Generator().manual_seed(5)
+    img = torch.randint(-2, 3, (12, 6), generator=gen).float()
+    img[7], img[9] = img[2], img[4]  # duplicate images: their captions tie with a wrong one
+    t2i = torch.arange(12).repeat_interleave(2)
+    txt = torch.randint(-1, 2, (24, 6), generator=gen).float() + img[t2i]
+    txt[[0, 1, 20]] = 3 * img[0]  # image 0's best captions tie with one of image 10's
+    ks = (1, 2, 5)
+    got = retrieval_recall(img, txt, t2i, ks=ks, chunk_size=chunk_size)
+    assert got == pytest.approx(_dense_reference(img, txt, t2i, ks))
+    lenient = _dense_reference(img, txt, t2i, ks, strict=False)
+    assert got["image_retrieval_recall@1"] < lenient["image_retrieval_recall@1"]
+    assert got["text_retrieval_recall@1"] < lenient["text_retrieval_recall@1"]
+    one_tie = retrieval_recall(torch.eye(2)[[0, 0]], torch.eye(2)[[0, 0]], torch.tensor([0, 1]))
+    assert one_tie["image_retrieval_recall@1"] == 0.0 and one_tie["text_retrieval_recall@1"] == 0.0
+
+
+def test_retrieval_agrees_with_clip_benchmark_without_ties():
+    zr = pytest.importorskip("clip_benchmark.metrics.zeroshot_retrieval")
+    gen = torch.Generator().manual_seed(6)
+    img = F.normalize(torch.randn(30, 16, generator=gen), dim=-1)
+    t2i = torch.arange(30).repeat_interleave(3)
+    txt = F.normalize(img[t2i] + torch.randn(90, 16, generator=gen), dim=-1)
+    scores = txt @ img.T
+    positive = torch.zeros_like(scores, dtype=torch.bool)
+    positive[torch.arange(90), t2i] = True
+    got = retrieval_recall(img, txt, t2i, ks=(1, 5))
+    for k in (1, 5):
+        image_hits = zr.batchify(zr.recall_at_k, scores, positive, 16, "cpu", k=k) > 0
+        text_hits = zr.batchify(zr.recall_at_k, scores.T, positive.T, 16, "cpu", k=k) > 0
+        assert got[f"image_retrieval_recall@{k}"] == pytest.approx(image_hits.float().mean())
+        assert got[f"text_retrieval_recall@{k}"] == pytest.approx(text_hits.float().mean())
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_embeddings_are_refused(bad):
+    img, txt, t2i = torch.randn(3, 4), torch.randn(3, 4), torch.arange(3)
+    broken = img.clone()
+    broken[1, 2] = bad
+    with pytest.raises(ValueError, match="NaN or infinite values in image_emb"):
+        retrieval_recall(broken, txt, t2i)
+    with pytest.raises(ValueError, match="NaN or infinite values in text_emb"):
+        retrieval_recall(img, broken, t2i)
+    weights = F.normalize(torch.randn(4, 3), dim=0)
+    with pytest.raises(ValueError, match="NaN or infinite values in image_emb"):
+        zeroshot_metrics(broken, weights, t2i)
+    with pytest.raises(ValueError, match="NaN or infinite values in weights"):
+        zeroshot_metrics(img, broken.T, t2i)
+
+    def encode(texts):
+        out = torch.ones(len(texts), 4)
+        out[-1, 0] = bad
+        return out
+
+    with pytest.raises(ValueError, match="prompt embeddings of classes 'cat' to 'dog'"):
+        zeroshot_weights(encode, ["cat", "dog"], ["a {}."])
 
 
 def test_retrieval_errors():
@@ -84,10 +152,11 @@ def test_zeroshot_weights_are_the_renormalised_prompt_mean():
         return torch.stack([table.setdefault(t, torch.randn(6)) for t in texts])
 
     torch.manual_seed(2)
-    classes, templates = ["cat", "dog", "emu"], ["a {}.", "the {} here", "{}!"]
+    classes, templates = ["cat", "dog", "emu"], ["a {}.", "the {c} here", "{}!"]
     w = zeroshot_weights(encode, classes, templates, classes_per_batch=2)
     for j, c in enumerate(classes):
-        ref = torch.stack([F.normalize(table[t.format(c)], dim=0) for t in templates]).mean(0)
+        prompts = [f"a {c}.", f"the {c} here", f"{c}!"]
+        ref = torch.stack([F.normalize(table[t], dim=0) for t in prompts]).mean(0)
         torch.testing.assert_close(w[:, j], F.normalize(ref, dim=0))
     with pytest.raises(ValueError, match="non-empty list of class names"):
         zeroshot_weights(encode, [], templates)

@@ -57,28 +57,34 @@ def test_missing_caption_data_names_the_path(tmp_path):
         KarpathyCaptions("coco", "restval", tmp_path)
 
 
-def test_eurosat_fixture_and_class_names():
+def test_eurosat_fixture_gets_clip_benchmark_names_and_templates():
     dataset, names, templates = zeroshot_dataset("eurosat", FIXTURES / "zeroshot", T.ToTensor())
-    assert names == ["AnnualCrop", "Forest", "SeaLake"] and templates == "satellite"
-    assert len(dataset) == 6
+    assert dataset.classes[:2] == ["AnnualCrop", "Forest"]
+    assert names[:2] == ["annual crop land", "forest"] and names[-1] == "lake or sea"
+    assert templates[0] == "a centered satellite photo of {c}." and len(templates) == 3
+    assert len(dataset) == 13
     image, label = dataset[2]
     assert image.shape == (3, 8, 8) and label == 1
 
 
 @pytest.mark.parametrize(
-    "name,classes",
+    "name,classes,n_templates",
     [
-        ("dtd", ["banded", "zigzagged"]),
-        ("food101", ["apple pie", "ramen"]),
-        ("pets", ["Abyssinian", "Basset Hound"]),
-        ("sun397", ["abbey", "beach"]),
+        ("dtd", ["banded", "zigzagged"], 8),
+        ("food101", ["apple pie", "ramen"], 1),
+        ("sun397", ["abbey", "beach"], 2),
     ],
 )
-def test_zeroshot_fixtures_in_torchvision_layouts(name, classes):
-    dataset, names, _ = zeroshot_dataset(name, FIXTURES / "zeroshot", T.ToTensor())
-    assert names == classes and len(dataset) == 4
+def test_zeroshot_fixtures_in_torchvision_layouts(name, classes, n_templates):
+    dataset, names, templates = zeroshot_dataset(name, FIXTURES / "zeroshot", T.ToTensor())
+    assert names == classes and len(dataset) == 4 and len(templates) == n_templates
     labels = sorted(int(dataset[i][1]) for i in range(4))
     assert labels == [0, 0, 1, 1] and dataset[0][0].shape == (3, 8, 8)
+
+
+def test_positional_clip_benchmark_names_need_the_complete_dataset():
+    with pytest.raises(ValueError, match="pets has 2 classes but CLIP_benchmark names 37"):
+        zeroshot_dataset("pets", FIXTURES / "zeroshot", T.ToTensor())
 
 
 @pytest.mark.parametrize("name", ["cifar10", "dtd", "food101"])

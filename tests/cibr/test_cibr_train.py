@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import pytest
 import torch
@@ -93,7 +94,7 @@ def test_resume_reproduces_the_uninterrupted_run(setup, tmp_path, estimator):
     for p, q in zip(ref_model.parameters(), model.parameters(), strict=True):
         assert torch.equal(p, q)
     if estimator == "mine":  # the critics' moving averages travel with the checkpoint
-        saved = torch.load(tmp_path / "b.pt", weights_only=False)["loss"]
+        saved = torch.load(tmp_path / "b.pt", weights_only=True)["loss"]
         assert any(key.endswith("_extra_state") for key in saved)
     assert [r["step"] for r in history] == [r["step"] for r in ref_history]
     train_rows = [r for r in history if r["kind"] == "train"]
@@ -108,6 +109,17 @@ def test_resume_reproduces_the_uninterrupted_run(setup, tmp_path, estimator):
             CPU,
             tmp_path / "b.pt",
         )
+
+
+def test_resume_refuses_a_planted_checkpoint(setup, tmp_path, planted):
+    data, tokens = setup
+    path = tmp_path / "ck.pt"
+    torch.save({"config": planted}, path)
+    batches = CaptionBatches(data, tokens, torch.Generator())
+    config = TrainConfig(steps=1, batch_size=8, warmup=1)
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        train(*_model_and_loss(), batches, config, CPU, path)
+    assert not planted.marker.exists()
 
 
 def test_training_lowers_the_contrastive_loss(setup):
