@@ -13,11 +13,12 @@ from cibr_lab.errors import CibrLabError, ConfigError
 
 def _run(args: argparse.Namespace) -> int:
     from cibr_lab.experiments import get_experiment
-    from cibr_lab.runtime import get_profile
+    from cibr_lab.runtime import Shard, get_profile
 
     profile = get_profile(args.profile, seeds=args.seeds)
+    shard = Shard.parse(args.shard)
     experiment = get_experiment(args.chapter)
-    tables = experiment(profile)
+    tables = experiment(profile, shard=shard)
     for name, table in tables.items():
         print(f"{name}: {len(table)} rows")
     return 0
@@ -89,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("chapter")
     run.add_argument("--profile", default="embedded")
     run.add_argument("--seeds", type=_non_negative, nargs="+", help="override the seeds")
+    run.add_argument(
+        "--shard",
+        default="0/1",
+        metavar="I/N",
+        help="run the I-th of N disjoint slices of the chapter's grid (experiment x seed); any "
+        "layout writes the records of one unsharded run",
+    )
     run.set_defaults(func=_run)
     report = sub.add_parser("report", help="evaluate every registered claim against the records")
     report.add_argument("--profile", default="embedded")

@@ -32,8 +32,15 @@ from cibr_lab.al.datasets import ALData, load_al_data
 from cibr_lab.al.loop import Method, Protocol, run_active_learning
 from cibr_lab.al.metrics import aubc
 from cibr_lab.al.train import TrainConfig
-from cibr_lab.results import cached_run, chapter_dir, config_hash, load_records, write_record
-from cibr_lab.runtime import Profile, get_device, get_profile
+from cibr_lab.results import (
+    cached_run,
+    chapter_dir,
+    config_hash,
+    find_record,
+    load_records,
+    write_record,
+)
+from cibr_lab.runtime import WHOLE, Profile, Shard, get_device, get_profile
 
 CHAPTER = "al"
 
@@ -159,13 +166,11 @@ def _data(source: str, pool_size: int | None, test_size: int | None, split_seed:
     return load_al_data(source, pool_size, test_size, split_seed)
 
 
-def _run_job(job: Job, device: str | None, progress: bool, threads: int | None) -> float:
-    """Run (or load) one curve; returns its AUBC."""
-    if threads is not None:
-        torch.set_num_threads(threads)
+def _job_config(job: Job) -> tuple[Method, dict[str, Any]]:
+    """The method of one curve and the configuration that keys its record."""
     ds = job.dataset_settings
     method = build_method(job.spec, ds["train"], **job.overrides)
-    config = {
+    return method, {
         "dataset": job.dataset,
         "method": job.spec["name"],
         "group": job.group,
@@ -176,6 +181,14 @@ def _run_job(job: Job, device: str | None, progress: bool, threads: int | None) 
         "net": ds["net"],
         "setup": {**method.as_dict(), **ds},
     }
+
+
+def _run_job(job: Job, device: str | None, progress: bool, threads: int | None) -> float:
+    """Run (or load) one curve; returns its AUBC."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    ds = job.dataset_settings
+    method, config = _job_config(job)
     data = _data(ds["source"], ds["pool_size"], ds["test_size"], job.split_seed)
     record = _run_curve(
         job.profile,
@@ -199,6 +212,7 @@ def run(
     workers: int = 1,
     progress: bool = False,
     overrides: Mapping[str, Any] | None = None,
+    shard: Shard = WHOLE,
 ) -> dict[str, pd.DataFrame]:
     """Run (or load) every curve of the profile; return ``{"curves": ..., "aubc": ...}``
     (:func:`curves_frame`, :func:`aubc_frame`). The ``cibr-lab run al`` entry point.
@@ -206,6 +220,8 @@ def run(
     ``profile`` is a :class:`Profile` or a name (then ``seeds`` and ``overrides``, keys of the
     ``al`` section, apply). ``workers > 1`` runs curves in that many processes (one torch
     thread each; for CPU runs); the records are the same whatever the number of workers.
+    ``shard`` runs one slice of the curve grid; a (seed, dataset) summary record is written by
+    the shard that finds all of its curves done, and the tables hold the curves on disk.
     """
     prof = (
         profile
@@ -213,19 +229,25 @@ def run(
         else get_profile(profile, {CHAPTER: dict(overrides)} if overrides else None, seeds)
     )
     settings = prof.section(CHAPTER)
-    jobs = _jobs(prof.label, settings, prof.seeds)
+    grid = _jobs(prof.label, settings, prof.seeds)
+    jobs = shard.take(grid)
     if workers == 1:
-        aubcs = [_run_job(job, device, progress, None) for job in jobs]
+        for job in jobs:
+            _run_job(job, device, progress, None)
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            aubcs = list(pool.map(_run_job, jobs, repeat(device), repeat(False), repeat(1)))
+            list(pool.map(_run_job, jobs, repeat(device), repeat(False), repeat(1)))
     for seed in prof.seeds:
         for name in settings["datasets"]:
+            parts = [j for j in grid if j.seed == seed and j.dataset == name and j.group == "main"]
+            found = [find_record(CHAPTER, j.experiment, profile=j.profile, seed=j.seed,
+                                 config=_job_config(j)[1]) for j in parts]  # fmt: skip
+            if any(rec is None for rec in found):
+                continue  # another shard has curves of this summary still to run
             metrics = {
-                f"aubc_{job.spec['name']}": value
-                for job, value in zip(jobs, aubcs, strict=True)
-                if job.seed == seed and job.dataset == name and job.group == "main"
+                f"aubc_{job.spec['name']}": rec["metrics"]["aubc"]
+                for job, rec in zip(parts, found, strict=True)
             }
             write_record(
                 CHAPTER,
@@ -237,7 +259,7 @@ def run(
                 wall_time_s=0.0,
             )
     records = load_records(prof.label, CHAPTER)
-    wanted = pd.MultiIndex.from_tuples([(job.experiment, job.seed) for job in jobs])
+    wanted = pd.MultiIndex.from_tuples([(job.experiment, job.seed) for job in grid])
     records = records[pd.MultiIndex.from_frame(records[["experiment", "seed"]]).isin(wanted)]
     curves = curves_frame(records)  # only this run's curves, not stale records beside them
     return {"curves": curves, "aubc": aubc_frame(curves)}

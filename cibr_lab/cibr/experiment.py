@@ -29,8 +29,8 @@ from cibr_lab.cibr.model import create_model, get_tokenizer
 from cibr_lab.cibr.suite import CURVE, PROBES, RETRIEVAL, ZEROSHOT, build_data
 from cibr_lab.cibr.train import CaptionBatches, TrainConfig, train
 from cibr_lab.errors import ConfigError
-from cibr_lab.results import cached_run, load_records, write_record
-from cibr_lab.runtime import Profile, get_device, results_dir
+from cibr_lab.results import cached_run, find_record, load_records, write_record
+from cibr_lab.runtime import WHOLE, Profile, Shard, get_device, results_dir
 
 CHAPTER = "cibr"
 _TRAIN_KEYS = ("steps", "batch_size", "accum", "lr", "weight_decay", "warmup", "log_every")
@@ -154,6 +154,11 @@ def _full(cfg: Mapping[str, Any], method: Method, seed: int, device: torch.devic
 RUNNERS = {"embedded": train_and_evaluate, "coco": _full}
 
 
+def job_config(cfg: Mapping[str, Any], method: Method) -> dict[str, Any]:
+    """The configuration that keys one arm's record."""
+    return {**cfg, "estimator": method.estimator, "lam": method.lam, "method": method.label}
+
+
 def _job(profile: Profile, method: Method, seed: int, device: str | None) -> dict[str, Any]:
     cfg = profile.section(CHAPTER)
     if cfg["data"] not in RUNNERS:
@@ -161,7 +166,7 @@ def _job(profile: Profile, method: Method, seed: int, device: str | None) -> dic
             f"unknown data source {cfg['data']!r}; valid sources: {', '.join(RUNNERS)}"
         )
     torch.set_num_threads(cfg["threads"])
-    config = {**cfg, "estimator": method.estimator, "lam": method.lam, "method": method.label}
+    config = job_config(cfg, method)
     runner = RUNNERS[cfg["data"]]
     return cached_run(
         CHAPTER,
@@ -201,27 +206,52 @@ def write_comparison(profile: Profile, seed: int, runs: Mapping[str, Mapping[str
     )
 
 
-def run(profile: Profile, device: str | None = None) -> dict[str, pd.DataFrame]:
-    """Run (or resume) every method and seed; return tidy tables.
+def _finished_arms(profile: Profile, seed: int) -> dict[str, dict[str, Any]] | None:
+    """Every arm's current record of ``seed`` (from any shard), or None if one is missing."""
+    cfg = profile.section(CHAPTER)
+    runs = {}
+    for method in methods(cfg):
+        found = find_record(
+            CHAPTER,
+            method.label,
+            profile=profile.label,
+            seed=seed,
+            config=job_config(cfg, method),
+        )
+        if found is None:
+            return None
+        runs[method.label] = found
+    return runs
 
+
+def run(
+    profile: Profile, device: str | None = None, shard: Shard = WHOLE
+) -> dict[str, pd.DataFrame]:
+    """Run (or resume) every method and seed (``shard``: this slice of the method x seed grid);
+    return tidy tables of the records on disk.
+
+    Each seed's ``compare`` record is written by the shard that finds all of its arms done.
     Tables: ``metrics`` (one row per run and metric, with ``method``, ``estimator``, ``lam``),
     ``curves`` (the training logs of the embedded runs), ``cost`` (seconds per step per run).
     """
     cfg = profile.section(CHAPTER)
-    jobs = [(m, s) for s in profile.seeds for m in methods(cfg)]
+    grid = [(m, s) for s in profile.seeds for m in methods(cfg)]
+    jobs = shard.take(grid)
     if cfg["workers"] > 1:
         with ProcessPoolExecutor(cfg["workers"], mp_context=get_context("spawn")) as pool:
             args = zip(*[(profile, m, s, device) for m, s in jobs], strict=True)
-            done = list(pool.map(_job, *args))
+            list(pool.map(_job, *args))
     else:
-        done = [_job(profile, m, s, device) for m, s in jobs]
+        for m, s in jobs:
+            _job(profile, m, s, device)
     for seed in profile.seeds:
-        runs = {m.label: rec for (m, s), rec in zip(jobs, done, strict=True) if s == seed}
-        write_comparison(profile, seed, runs)
+        runs = _finished_arms(profile, seed)
+        if runs is not None:
+            write_comparison(profile, seed, runs)
     records = load_records(profile=profile.label, chapter=CHAPTER)
     records = records[records["seed"].isin(profile.seeds)]
     metrics = records[records["experiment"] != "compare"]
-    paths = [(curves_path(profile.label, m.label, s), m.label, s) for m, s in jobs]
+    paths = [(curves_path(profile.label, m.label, s), m.label, s) for m, s in grid]
     curves = pd.concat(
         [pd.read_csv(p).assign(method=label, seed=s) for p, label, s in paths if p.exists()]
         or [pd.DataFrame(columns=["step", "kind", "method", "seed"])],

@@ -27,7 +27,7 @@ from cibr_lab.info import (
 )
 from cibr_lab.info.critics import SeparableCritic, fit_critic
 from cibr_lab.results import write_record
-from cibr_lab.runtime import Profile
+from cibr_lab.runtime import WHOLE, Profile, Shard
 
 CHAPTER = "theory"
 
@@ -131,12 +131,13 @@ def chain_rule_example(flip: float = 0.1) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run(profile: Profile) -> dict[str, pd.DataFrame]:
-    """Run every theory experiment for every seed of ``profile``; write records; return tables."""
+def run(profile: Profile, shard: Shard = WHOLE) -> dict[str, pd.DataFrame]:
+    """Run every theory experiment for every seed of ``profile`` (``shard``: this slice of the
+    seeds); write records; return tables."""
     cfg = profile.section(CHAPTER)
     ib_kwargs = implicit_ib_config(cfg)
     tables: dict[str, list[pd.DataFrame]] = {"ceiling": [], "bounds": [], "traces": [], "ib": []}
-    for seed in tqdm(profile.seeds, desc="theory seeds"):
+    for seed in tqdm(shard.take(profile.seeds), desc="theory seeds"):
         start = time.perf_counter()
         ceiling = infonce_ceiling(
             cfg["batch_sizes"], cfg["mi_levels"], cfg["dim"], cfg["trials"], seed

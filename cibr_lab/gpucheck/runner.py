@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from cibr_lab.errors import ConfigError
 from cibr_lab.gpucheck.context import CheckContext
 from cibr_lab.gpucheck.sizes import FULL, TINY
 from cibr_lab.gpucheck.sync import HostSyncError
@@ -81,7 +82,7 @@ def run_check(device: torch.device, tiny: bool, names: list[str] | None = None) 
     names = list(SECTIONS) if names is None else names
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
-        raise KeyError(f"unknown section {unknown[0]!r}; valid sections: {', '.join(SECTIONS)}")
+        raise ConfigError(f"unknown section {unknown[0]!r}; valid sections: {', '.join(SECTIONS)}")
     ctx = CheckContext(device, TINY if tiny else FULL, check_sync=device.type == "cuda")
     start = time.perf_counter()
     sections = {name: _run_section(name, SECTIONS[name], ctx) for name in names}

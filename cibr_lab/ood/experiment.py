@@ -44,7 +44,7 @@ from cibr_lab.ood.registry import get_scorer, get_shaping, method_grid
 from cibr_lab.ood.train import load_or_train
 from cibr_lab.ood.tuning import tune_shaping
 from cibr_lab.results import cached_run, load_records
-from cibr_lab.runtime import Profile, get_device, get_profile, results_dir
+from cibr_lab.runtime import WHOLE, Profile, Shard, get_device, get_profile, results_dir
 
 CHAPTER = "ood"
 #: every metric of :func:`ood_metrics`, both conventions
@@ -271,18 +271,20 @@ EXPERIMENTS = {"benchmark": benchmark_metrics, "actfun_sensitivity": sensitivity
 
 
 def run(
-    profile: Profile, device: str | None = None, label: str | None = None
+    profile: Profile, device: str | None = None, label: str | None = None, shard: Shard = WHOLE
 ) -> dict[str, pd.DataFrame]:
     """Run (or resume) every experiment for every seed of ``profile``; return the chapter's
     tables: ``records`` (tidy records), ``benchmark``, ``oodr`` and ``sensitivity``.
 
-    ``label`` names the results folder and the records' profile (default ``profile.label``).
+    ``label`` names the results folder and the records' profile (default ``profile.label``);
+    ``shard`` runs a slice of the seeds (a seed's experiments share its trained models).
     """
     from cibr_lab.ood.frames import benchmark_frame, oodr_frame, sensitivity_frame
 
     cfg = profile.section(CHAPTER)
     label = label or profile.label
-    for seed in profile.seeds:
+    seeds = shard.take(profile.seeds)
+    for seed in seeds:
         prepared: dict[str, SeedRun] = {}
 
         def lazy(fn, seed=seed, prepared=prepared):
@@ -301,7 +303,7 @@ def run(
                 timer=time.perf_counter,
             )
     records = load_records(profile=label, chapter=CHAPTER)
-    records = records[records["seed"].isin(profile.seeds)].reset_index(drop=True)
+    records = records[records["seed"].isin(seeds)].reset_index(drop=True)
     return {
         "records": records,
         "benchmark": benchmark_frame(records),

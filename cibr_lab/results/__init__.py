@@ -13,6 +13,7 @@ from cibr_lab.results.claims import (
 from cibr_lab.results.records import (
     cached_run,
     chapter_dir,
+    find_record,
     load_records,
     read_record,
     record_path,
@@ -35,6 +36,7 @@ __all__ = [
     "config_hash",
     "evaluate_claim",
     "evaluate_claims",
+    "find_record",
     "holm",
     "load_claims",
     "load_records",

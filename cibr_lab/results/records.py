@@ -153,6 +153,24 @@ def is_current(record: Mapping[str, Any], policy: str = "exact") -> bool:
     return policy == "config" or same_code(record.get("code"), record.get("versions"))
 
 
+def find_record(
+    chapter: str,
+    experiment: str,
+    *,
+    profile: str,
+    seed: int,
+    config: Mapping[str, Any],
+    reuse: str | None = None,
+) -> dict[str, Any] | None:
+    """The stored record of this run and configuration if it is reusable (see
+    :func:`reuse_policy`), else None (also when another shard has not written it yet)."""
+    path = record_path(chapter, experiment, seed, profile, config)
+    if not path.exists():
+        return None
+    record = read_record(path)
+    return record if is_current(record, reuse_policy(reuse)) else None
+
+
 def cached_run(
     chapter: str,
     experiment: str,
@@ -170,12 +188,10 @@ def cached_run(
     This is how long experiments resume: each finished seed is on disk, an interrupted one is
     simply run again.
     """
-    policy = reuse_policy(reuse)
+    found = find_record(chapter, experiment, seed=seed, profile=profile, config=config, reuse=reuse)
+    if found is not None:
+        return found
     path = record_path(chapter, experiment, seed, profile, config)
-    if path.exists():
-        record = read_record(path)
-        if is_current(record, policy):
-            return record
     start = timer()
     metrics = run()
     write_record(

@@ -4,9 +4,12 @@ from cibr_lab.runtime.device import autocast, get_device
 from cibr_lab.runtime.paths import data_dir, results_dir
 from cibr_lab.runtime.profiles import Profile, get_profile, profile_names
 from cibr_lab.runtime.seed import seed_everything
+from cibr_lab.runtime.shard import WHOLE, Shard
 
 __all__ = [
     "Profile",
+    "Shard",
+    "WHOLE",
     "autocast",
     "check_environment",
     "data_dir",

@@ -11,7 +11,7 @@ from cibr_lab.gpucheck.context import CheckContext, exact_float32, scaled_max_di
 from cibr_lab.gpucheck.sync import no_host_sync
 from cibr_lab.ood.features import extract
 from cibr_lab.ood.models import small_cnn
-from cibr_lab.ood.registry import get_scorer
+from cibr_lab.ood.registry import get_scorer, method_grid
 from cibr_lab.ood.scores import SCORES
 from cibr_lab.ood.shapings import SHAPINGS
 
@@ -22,7 +22,8 @@ EXTRACT_TOL, SCORE_TOL = 5e-2, 1e-3
 
 def ood_scores(ctx: CheckContext) -> dict[str, Any]:
     """Extract features of a random-weight CNN on CPU and device; fit and score every
-    (score, shaping) pair on both from cached features and from inputs; compare."""
+    (score, shaping) pair of the grid (redundant pairs left out) on both, from cached features
+    and from inputs; compare."""
     s, device = ctx.sizes, ctx.device
     torch.manual_seed(0)
     cpu_model = small_cnn(s.ood_classes, s.ood_width, s.ood_dim).eval()
@@ -37,22 +38,21 @@ def ood_scores(ctx: CheckContext) -> dict[str, Any]:
     x_dev = x_test.to(device)
     diffs: dict[str, dict[str, float]] = {}
     with exact_float32():
-        for score in SCORES:
-            for shaping in SHAPINGS:
-                cpu = get_scorer(score, shaping).fit(train.features, labels, cpu_model.head)
-                dev = get_scorer(score, shaping).fit(f_train, labels, dev_model.head)
-                name = dev.name
-                pair = {}
-                if not dev.shaping.input_level:
-                    want = cpu.score(test.features, cpu_model.head)
-                    pair["features"] = scaled_max_diff(dev.score(f_test, dev_model.head), want)
-                    with no_host_sync(f"ood {name} (features)", ctx.check_sync):
-                        dev.score_validated(f_test, dev_model.head)
-                want = cpu.score_inputs(cpu_model, x_test)
-                pair["inputs"] = scaled_max_diff(dev.score_inputs(dev_model, x_test), want)
-                with no_host_sync(f"ood {name} (inputs)", ctx.check_sync):
-                    dev.score_batch(dev_model, x_dev)
-                diffs[name] = pair
+        for score, shaping in method_grid(list(SCORES), list(SHAPINGS)):
+            cpu = get_scorer(score, shaping).fit(train.features, labels, cpu_model.head)
+            dev = get_scorer(score, shaping).fit(f_train, labels, dev_model.head)
+            name = dev.name
+            pair = {}
+            if not dev.shaping.input_level:
+                want = cpu.score(test.features, cpu_model.head)
+                pair["features"] = scaled_max_diff(dev.score(f_test, dev_model.head), want)
+                with no_host_sync(f"ood {name} (features)", ctx.check_sync):
+                    dev.score_validated(f_test, dev_model.head)
+            want = cpu.score_inputs(cpu_model, x_test)
+            pair["inputs"] = scaled_max_diff(dev.score_inputs(dev_model, x_test), want)
+            with no_host_sync(f"ood {name} (inputs)", ctx.check_sync):
+                dev.score_batch(dev_model, x_dev)
+            diffs[name] = pair
     worst = {
         path: max((p[path] for p in diffs.values() if path in p), default=0.0)
         for path in ("features", "inputs")

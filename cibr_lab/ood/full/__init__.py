@@ -27,7 +27,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cibr_lab.ood.openood import protocols
-from cibr_lab.runtime import Profile, get_profile
+from cibr_lab.runtime import WHOLE, Profile, Shard, get_profile
 
 IMAGENET_LABEL = "imagenet"
 
@@ -43,14 +43,14 @@ def imagenet_profile(base: Profile | str = "full", ood: dict | None = None) -> P
 
 
 def run_imagenet(
-    profile: Profile, device: str | None = None, ood: dict | None = None
+    profile: Profile, device: str | None = None, ood: dict | None = None, shard: Shard = WHOLE
 ) -> dict[str, pd.DataFrame]:
     """Run (or resume) the ImageNet-1K protocol (``ood``: extra overrides of its settings);
     records under the profile label ``<profile>-imagenet``."""
     from cibr_lab.ood.experiment import run
 
     label = f"{profile.label}-{IMAGENET_LABEL}"
-    return run(imagenet_profile(profile, ood), device, label=label)
+    return run(imagenet_profile(profile, ood), device, label=label, shard=shard)
 
 
 __all__ = ["imagenet_profile", "run_imagenet"]
