@@ -31,6 +31,7 @@ import torch
 from cibr_lab.al.datasets import ALData, load_al_data
 from cibr_lab.al.loop import Method, Protocol, run_active_learning
 from cibr_lab.al.metrics import aubc
+from cibr_lab.al.preflight import check_runs
 from cibr_lab.al.train import TrainConfig
 from cibr_lab.results import (
     cached_run,
@@ -166,6 +167,11 @@ def _data(source: str, pool_size: int | None, test_size: int | None, split_seed:
     return load_al_data(source, pool_size, test_size, split_seed)
 
 
+def _job_data(job: Job) -> ALData:
+    ds = job.dataset_settings
+    return _data(ds["source"], ds["pool_size"], ds["test_size"], job.split_seed)
+
+
 def _job_config(job: Job) -> tuple[Method, dict[str, Any]]:
     """The method of one curve and the configuration that keys its record."""
     ds = job.dataset_settings
@@ -189,12 +195,11 @@ def _run_job(job: Job, device: str | None, progress: bool, threads: int | None) 
         torch.set_num_threads(threads)
     ds = job.dataset_settings
     method, config = _job_config(job)
-    data = _data(ds["source"], ds["pool_size"], ds["test_size"], job.split_seed)
     record = _run_curve(
         job.profile,
         job.experiment,
         config,
-        data,
+        _job_data(job),
         method,
         build_protocol(ds),
         job.seed,
@@ -222,6 +227,8 @@ def run(
     thread each; for CPU runs); the records are the same whatever the number of workers.
     ``shard`` runs one slice of the curve grid; a (seed, dataset) summary record is written by
     the shard that finds all of its curves done, and the tables hold the curves on disk.
+    Every curve of the shard is checked (:func:`cibr_lab.al.preflight.check_runs`) before the
+    first one trains.
     """
     prof = (
         profile
@@ -231,6 +238,12 @@ def run(
     settings = prof.section(CHAPTER)
     grid = _jobs(prof.label, settings, prof.seeds)
     jobs = shard.take(grid)
+    check_runs(
+        {
+            j.experiment: (_job_config(j)[0], build_protocol(j.dataset_settings), _job_data(j))
+            for j in jobs
+        }
+    )
     if workers == 1:
         for job in jobs:
             _run_job(job, device, progress, None)

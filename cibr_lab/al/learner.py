@@ -10,9 +10,23 @@ from torch import Tensor, nn
 
 from cibr_lab.runtime import autocast
 
+DROPOUT_TYPES = (
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+)
+
 
 class MissingCapability(RuntimeError):
     """A strategy asked the learner for something its model or training cannot provide."""
+
+
+def dropout_layers(model: nn.Module) -> list[nn.Module]:
+    """The dropout modules of ``model`` with ``p > 0`` (those MC-dropout passes switch on)."""
+    return [m for m in model.modules() if isinstance(m, DROPOUT_TYPES) and m.p > 0]
 
 
 @dataclass
@@ -54,7 +68,7 @@ class Learner:
 
     def mc_proba(self, x: Tensor, n_samples: int) -> Tensor:
         """``n_samples`` MC-dropout predictions ``[T, N, C]`` (dropout on, batch norm frozen)."""
-        drops = [m for m in self.model.modules() if isinstance(m, nn.Dropout) and m.p > 0]
+        drops = dropout_layers(self.model)
         if not drops:
             raise MissingCapability(
                 f"MC dropout needs a model with dropout (p > 0); {type(self.model).__name__} "
@@ -75,7 +89,7 @@ class Learner:
         if not self.snapshots:
             raise MissingCapability(
                 "this strategy needs trajectory snapshots, but the model was trained without a "
-                "trajectory phase (train with swa: true and n_snapshots >= 2)"
+                "trajectory phase (train with swa: true)"
             )
         outs = []
         for snap in self.snapshots:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from cibr_lab.al.datasets import ALData
 from cibr_lab.al.nets import get_net
 from cibr_lab.al.pool import Pool
+from cibr_lab.al.preflight import check_run
 from cibr_lab.al.strategies import get_strategy
 from cibr_lab.al.train import TrainConfig, accuracy, train
 from cibr_lab.errors import RecordError
@@ -96,6 +97,8 @@ def run_active_learning(
     ``query_size`` points and label them; the state is written atomically to ``checkpoint``
     after every round. Returns one row per round with columns :data:`HISTORY_COLUMNS`
     (``n_labels`` = labels the round trained on; ``query_s`` is NaN in the last round).
+    An infeasible setup (:func:`cibr_lab.al.preflight.check_run`) is a ConfigError before
+    round 0.
     """
     key = json.loads(
         json.dumps(
@@ -105,8 +108,8 @@ def run_active_learning(
         )
     )  # fmt: skip
     path = Path(checkpoint) if checkpoint is not None else None
+    check_run(method, protocol, data)
     strategy = get_strategy(method.strategy, **method.strategy_options)
-    strategy.check_training(method.train)
     resumed = _load_checkpoint(path, key)
     if resumed is None:
         pool = Pool.random_initial(

@@ -6,9 +6,9 @@ and BADGE differentiates through) and ``forward(x) = head(dropout(features(x)))`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
-import torch
 import torchvision
 from torch import Tensor, nn
 
@@ -53,9 +53,7 @@ def mlp(
     in_shape: tuple[int, ...], n_classes: int, hidden: int = 256, dropout: float = 0.3
 ) -> ALNet:
     """One hidden layer of ``hidden`` units (the ALFA-Mix / BADGE tabular net)."""
-    body = nn.Sequential(
-        nn.Flatten(), nn.Linear(int(torch.tensor(in_shape).prod()), hidden), nn.ReLU()
-    )
+    body = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(in_shape), hidden), nn.ReLU())
     return ALNet(body, hidden, n_classes, dropout)
 
 

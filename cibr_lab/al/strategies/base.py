@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from cibr_lab.al.learner import Learner
 from cibr_lab.al.pool import Pool
@@ -38,9 +38,10 @@ class Strategy(ABC):
 
     name: ClassVar[str]
 
-    def check_training(self, cfg: TrainConfig) -> None:
-        """Raise before any training when ``cfg`` cannot give this strategy what it needs
-        (by default every training recipe will do)."""
+    def check_setup(self, net: nn.Module, net_name: str, cfg: TrainConfig) -> None:
+        """Raise a ConfigError before any training when the run's net (``net``, a fresh
+        instance of the net called ``net_name``) or its training recipe ``cfg`` cannot give
+        this strategy what it needs (by default every net and recipe will do)."""
         return None
 
     def query(
