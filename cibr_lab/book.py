@@ -197,12 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="per-cell seconds")
     parser.add_argument("--chapters", nargs="*", help="only chapters whose name starts so")
+    parser.add_argument("--out", type=Path, help="the _build folder (default: <root>/_build)")
     args = parser.parse_args(argv)
+    root = args.root.resolve()
     try:
         build(
-            args.root.resolve(),
+            root,
             args.profile,
-            args.root.resolve() / "_build",
+            (args.out or root / "_build").resolve(),
             args.timeout,
             args.chapters,
         )

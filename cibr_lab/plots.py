@@ -1,4 +1,4 @@
-"""One seaborn theme and the few plotting helpers the chapters share."""
+"""One seaborn theme, one colour per method and the few plotting helpers the chapters share."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ METHOD_COLOURS = {
     "msp": "#0173b2",
     "maxlogit": "#56b4e9",
     "energy": "#de8f05",
+    "odin": "#591e71",
     "gradnorm": "#d55e00",
     "mahalanobis": "#029e73",
     "knn": "#cc78bc",

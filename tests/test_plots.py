@@ -8,6 +8,7 @@ import pytest
 
 from cibr_lab.cibr.experiment import methods
 from cibr_lab.errors import ConfigError
+from cibr_lab.ood.scores import SCORES
 from cibr_lab.plots import method_colour, method_palette
 from cibr_lab.runtime import get_profile, profile_names
 
@@ -17,7 +18,11 @@ def _profile_methods(name: str) -> dict[str, list[str]]:
     return {
         "al": list(p.section("al")["methods"]),
         "cibr": [m.label for m in methods(p.section("cibr"))],
-        "ood": list(p.section("ood")["scores"]),
+        "ood": list(
+            dict.fromkeys(
+                [*p.section("ood")["scores"], *(s for s, _ in p.section("ood")["input_level"])]
+            )
+        ),
     }
 
 
@@ -28,6 +33,10 @@ def test_every_method_of_every_profile_has_one_distinct_colour(profile):
         assert list(palette) == names
         assert len(set(palette.values())) == len(names), f"{profile}/{chapter}: colours repeat"
         assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in palette.values())
+
+
+def test_every_registered_ood_score_has_a_colour():
+    assert len(set(method_palette(SCORES).values())) == len(SCORES)
 
 
 def test_same_method_same_colour_whatever_else_the_figure_shows():
