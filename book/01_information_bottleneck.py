@@ -53,8 +53,9 @@ import seaborn as sns
 from IPython.display import display
 from myst_nb import glue
 
+from cibr_lab import references
 from cibr_lab.experiments import theory
-from cibr_lab.plots import facet_lines, save_figure, set_theme, t_interval
+from cibr_lab.plots import facet_lines, method_palette, save_figure, set_theme, t_interval
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, load_records
 from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.runtime import get_profile
@@ -179,18 +180,19 @@ glue("ceil_top_n", int(top["batch_size"]), display=False)
 glue("ceil_top_mi", float(top["true_mi"]), display=False)
 glue("ceil_top_est", float(top["estimate"]), display=False)
 glue("ceil_top_logn", math.log(top["batch_size"]), display=False)
-clip_batch = 32768
+clip_batch = int(references.get("clip_training.batch_size"))
 glue("clip_batch", clip_batch, display=False)
 glue("clip_batch_logn", math.log(clip_batch), display=False)
+glue("clip_batch_source", references.reference("clip_training").citation(), display=False)
 
 # %% [markdown]
 # Over every trial, the estimate minus $\log N$ is at most
 # {glue:text}`ceil_excess_logn:.3f` nats: never above the ceiling. At $N =$
 # {glue:text}`ceil_top_n` and a true MI of {glue:text}`ceil_top_mi:.0f` nats the mean estimate
 # is {glue:text}`ceil_top_est:.2f` nats, pinned below $\log N =$
-# {glue:text}`ceil_top_logn:.2f`. A CLIP batch of {glue:text}`clip_batch` pairs (open_clip's
-# large-scale setting) caps the certified shared information at
-# {glue:text}`clip_batch_logn:.1f` nats, whatever the encoders know.
+# {glue:text}`ceil_top_logn:.2f`. A CLIP batch of {glue:text}`clip_batch` pairs (the batch of
+# the original CLIP models; {glue:text}`clip_batch_source`) caps the certified shared
+# information at {glue:text}`clip_batch_logn:.1f` nats, whatever the encoders know.
 #
 # ## 4. Neural estimators: MINE and NWJ
 #
@@ -217,14 +219,15 @@ stats = (bounds.assign(error=bounds["estimate"] - bounds["true_mi"])
          .agg(bias=("error", "mean"), std=("estimate", "std")).reset_index())
 display(stats.round(3).pivot(index="true_mi", columns="estimator", values=["bias", "std"]))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+estimators = method_palette(sorted(bounds["estimator"].unique()))
 sns.boxplot(data=bounds.assign(error=bounds["estimate"] - bounds["true_mi"]), x="true_mi",
-            y="error", hue="estimator", ax=axes[0])
+            y="error", hue="estimator", palette=estimators, ax=axes[0])
 axes[0].axhline(0, color="k", lw=1)
 axes[0].set(xlabel="true MI [nats]", ylabel="estimate - true MI [nats]",
             title=f"after {cfg['critic_steps']} steps, batch {cfg['critic_batch']}")
 traces = tables["traces"]
 sns.lineplot(data=traces[traces["true_mi"] == traces["true_mi"].max()], x="step", y="estimate",
-             hue="estimator", errorbar=None, ax=axes[1])
+             hue="estimator", palette=estimators, errorbar=None, ax=axes[1])
 axes[1].axhline(traces["true_mi"].max(), color="k", ls="--", lw=1)
 axes[1].set(title=f"training, true MI = {traces['true_mi'].max():g} nats")
 save_figure(fig, "mine_nwj_bias_variance", P.label, "theory")
@@ -290,7 +293,8 @@ glue("ib_lam", cfg["ib_lam"], display=False)
 ib = tables["ib"].assign(objective=lambda d: np.where(d["lam"] == 0, "CLIP", "CLIP + CEB penalty"))
 long = ib.melt(id_vars=["objective", "step", "seed"], value_vars=["relevance", "redundancy"],
                var_name="term", value_name="nats")
-grid = facet_lines(long, x="step", y="nats", hue="objective", col="term")
+grid = facet_lines(long, x="step", y="nats", hue="objective", col="term",
+                   palette=method_palette(long["objective"].unique()))
 grid.set_titles("{col_name}")
 save_figure(grid.figure, "implicit_ib", P.label, "theory")
 plt.show()

@@ -54,8 +54,6 @@ device = None  # None: the best available (cuda, mps, cpu)
 seeds = None  # None: the profile's seeds
 
 # %% tags=["hide-input", "remove-stderr"]
-import logging
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -63,21 +61,26 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 from myst_nb import glue
+from open_clip import get_model_config
 from open_clip.loss import ClipLoss
 
+from cibr_lab import references
 from cibr_lab.cibr import CIBRLoss
 from cibr_lab.cibr.estimators import CEBEstimator
 from cibr_lab.cibr.experiment import methods, run
+from cibr_lab.cibr.model import register_models
 from cibr_lab.cibr.scenes import make_scenes
-from cibr_lab.plots import facet_lines, save_figure, set_theme, t_interval
+from cibr_lab.plots import facet_lines, method_palette, save_figure, set_theme, t_interval
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, load_records, summarise
 from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.runtime import get_profile
 
-logging.getLogger().setLevel(logging.ERROR)  # open_clip warns that the tiny model is untrained
 set_theme()
 P = get_profile(profile, seeds=seeds)
 cfg = P.section("cibr")
+register_models()
+embed_dim = get_model_config(cfg["model"])["embed_dim"]
+glue("embed_dim", embed_dim, display=False)
 print(f"profile={P.name} seeds={list(P.seeds)}")
 glue("n_seeds", len(P.seeds), display=False)
 glue("steps", cfg["steps"], display=False)
@@ -130,11 +133,11 @@ plt.show()
 
 # %%
 gen = torch.Generator().manual_seed(0)
-img = F.normalize(torch.randn(256, 64, generator=gen), dim=-1)
+img = F.normalize(torch.randn(256, embed_dim, generator=gen), dim=-1)
 txt = F.normalize(img + torch.randn(256, 64, generator=gen), dim=-1)
 sigma = cfg["sigma"]
 with torch.no_grad():
-    bound = CEBEstimator(64, sigma=sigma)(img, txt)["penalty"]
+    bound = CEBEstimator(embed_dim, sigma=sigma)(img, txt)["penalty"]
 alignment = 2 * ((1 - (img * txt).sum(-1)) / sigma**2).mean()
 glue("ceb_align_diff", float((bound - alignment).abs()), display=False)
 print(f"ceb bound {float(bound):.4f}  2 x alignment {float(alignment):.4f}")
@@ -156,7 +159,7 @@ b = txt.clone().requires_grad_()
 scale = torch.tensor(10.0)
 ref = ClipLoss()(a, b, scale)
 ref_grad = torch.autograd.grad(ref, a)[0]
-ours = sum(CIBRLoss(0.0, "mine", embed_dim=64)(a, b, scale, output_dict=True).values())
+ours = sum(CIBRLoss(0.0, "mine", embed_dim=embed_dim)(a, b, scale, output_dict=True).values())
 our_grad = torch.autograd.grad(ours, a)[0]
 glue("clip_equal", bool(torch.equal(ref, ours) and torch.equal(ref_grad, our_grad)), display=False)
 print("identical value and gradient:", torch.equal(ref, ours) and torch.equal(ref_grad, our_grad))
@@ -165,7 +168,7 @@ print("identical value and gradient:", torch.equal(ref, ours) and torch.equal(re
 # ## 3. The experiment
 #
 # Every arm trains the same tiny open_clip model (a registered JSON config: a small
-# ResNet image tower, a two-layer text transformer, 64-d embeddings) for
+# ResNet image tower, a two-layer text transformer, {glue:text}`embed_dim`-d embeddings) for
 # {glue:text}`steps` steps at batch {glue:text}`batch`, AdamW with warm-up and cosine decay;
 # for each of {glue:text}`n_seeds` seeds the data and the initial weights are shared by all
 # arms. Arms: CLIP and CIBR at {glue:text}`lams`. Each run is a record on disk (an interrupted
@@ -180,6 +183,7 @@ metrics = tables["metrics"]
 
 # %% tags=["hide-input"]
 ORDER = [m.label for m in methods(cfg)]
+ARMS = method_palette(ORDER)
 KEY = {
     "zs_scenes_id_scene_shape_acc1": "zero-shot shape, in distribution",
     "zs_scenes_shift_scene_shape_acc1": "zero-shot shape, shifted",
@@ -204,7 +208,14 @@ panels = [
 for ax, (keys, title) in zip(axes, panels, strict=True):
     part = metrics[metrics["metric"].isin(keys)].assign(metric=lambda d: d["metric"].map(KEY))
     sns.barplot(
-        data=part, x="metric", y="value", hue="method", hue_order=ORDER, errorbar=t_interval, ax=ax
+        data=part,
+        x="metric",
+        y="value",
+        hue="method",
+        hue_order=ORDER,
+        palette=ARMS,
+        errorbar=t_interval,
+        ax=ax,
     )
     ax.set(title=title, xlabel="", ylabel="")
     ax.tick_params(axis="x", labelsize=7)
@@ -245,12 +256,16 @@ for name, label in {"clip": "clip", **head}.items():
 # %% tags=["hide-input"]
 curves = tables["curves"]
 evals = curves[curves["kind"] == "eval"]
-grid = facet_lines(evals, x="step", y="curve_zs_acc1", hue="method", hue_order=ORDER)
+grid = facet_lines(
+    evals, x="step", y="curve_zs_acc1", hue="method", hue_order=ORDER, palette=ARMS
+)
 grid.set_axis_labels("step", "zero-shot top-1 (shapes, digits)")
 save_figure(grid.figure, "learning_curves", P.label, "cibr")
 plt.show()
 trains = curves[curves["kind"] == "train"]
-grid = facet_lines(trains, x="step", y="contrastive_loss", hue="method", hue_order=ORDER)
+grid = facet_lines(
+    trains, x="step", y="contrastive_loss", hue="method", hue_order=ORDER, palette=ARMS
+)
 plt.show()
 cost = tables["cost"].groupby("method")["s_per_step"].mean().loc[ORDER]
 display((cost / cost["clip"]).rename("time per step / CLIP").round(2).to_frame())
@@ -287,13 +302,13 @@ glue("full_batch", full["batch_size"], display=False)
 glue("full_sets", ", ".join(full["full_zeroshot"]), display=False)
 glue("full_arms", len(methods(full)), display=False)
 glue("full_seeds", len(get_profile("full").seeds), display=False)
-gpu_minutes_estimate = (20, 30)  # our estimate per fine-tuning run, not a measurement
-glue("gpu_min_low", gpu_minutes_estimate[0], display=False)
-glue("gpu_min_high", gpu_minutes_estimate[1], display=False)
-# Reference scales published by open_clip for ViT-B-32 (openai weights); see ../shared/anchors.
-anchors = {"cifar10": 89.83, "coco_image_r1": 30.44, "coco_text_r1": 50.12}
-for key, value in anchors.items():
+gpu = references.reference("gpu_time_cibr_full")  # our estimate, not a measurement
+glue("gpu_min_low", gpu.values["low"], display=False)
+glue("gpu_min_high", gpu.values["high"], display=False)
+anchors = references.reference("open_clip_vit_b32_openai")  # published reference scales
+for key, value in anchors.values.items():
     glue(f"anchor_{key}", value, display=False)
+glue("anchor_source", anchors.citation(), display=False)
 
 # %% [markdown]
 # Under this profile: {glue:text}`verdict_summary`. These verdicts concern *our* reconstruction on *our* data; a negative verdict says
@@ -307,8 +322,10 @@ for key, value in anchors.items():
 # restval), with and without CIBR and with identical hyperparameters, keeps the untouched
 # pretrained model as a further row, and evaluates COCO 5k / Flickr30K 1k retrieval and
 # zero-shot classification on {glue:text}`full_sets`. open_clip reports ViT-B-32 (openai) at
-# {glue:text}`anchor_cifar10` zero-shot top-1 on CIFAR-10 and {glue:text}`anchor_coco_image_r1`
-# / {glue:text}`anchor_coco_text_r1` COCO image / text R@1, the reference scales. The loaders
+# {glue:text}`anchor_cifar10_acc1`% zero-shot top-1 on CIFAR-10 and
+# {glue:text}`anchor_coco_image_r1`% / {glue:text}`anchor_coco_text_r1`% COCO image / text R@1,
+# the reference scales ({glue:text}`anchor_source`; all numbers quoted in this book, with their
+# sources, are in `cibr_lab/references.yaml`). The loaders
 # (`cibr_lab.cibr.full_data`) read the Karpathy JSON files and torchvision's layouts under
 # `$CIBR_LAB_DATA` and never download; a missing dataset names its path and the fetch
 # command. Loss, training loop (bf16 autocast, exact gradient accumulation, checkpoints,

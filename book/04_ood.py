@@ -6,10 +6,13 @@
 # **What the paper claims.** Ji et al. ("Advancing Out-of-Distribution Detection through Data
 # Purification and Dynamic Activation Function Design", arXiv 2403.03412) make two claims.
 # (1) Popular OOD test sets contain in-distribution (ID) images that wrongly penalise a
-# detector which calls them ID; removing them ("OOD-R") gives up to 2.5% better accuracy and
-# at least 3.2% fewer false positives. (2) A post-hoc activation change at test time,
-# "ActFun", which takes the expected activation over a neighbourhood of the input, improves
-# detectors on OOD-R: +18.42% AUROC for GradNorm and -16.93% FPR95 for Energy.
+# detector which calls them ID; removing them ("OOD-R") gives up to
+# {glue:text}`paper_oodr_auroc:.1f`% better accuracy and at least
+# {glue:text}`paper_oodr_fpr95:.1f`% fewer false positives. (2) A post-hoc activation change at
+# test time, "ActFun", which takes the expected activation over a neighbourhood of the input,
+# improves detectors on OOD-R: +{glue:text}`paper_gradnorm_auroc:.2f`% AUROC for GradNorm and
+# {glue:text}`paper_energy_fpr95:.2f`% FPR95 for Energy (the claims registry,
+# `cibr_lab/configs/claims/ood.yaml`, holds these numbers and how we read them).
 #
 # **What was available to us.** The abstract and secondary summaries only: no formula for
 # ActFun, no backbone, no filtering thresholds or counts. One summary says several annotators
@@ -60,10 +63,12 @@ import torch
 from IPython.display import HTML, display
 from myst_nb import glue
 
+from cibr_lab import references
 from cibr_lab.ood import actfun, experiment, frames, get_scorer
 from cibr_lab.ood.oodr import annotate, committee_filter, contact_sheet_fragment, precision_recall
+from cibr_lab.ood.registry import defaults, redundant
 from cibr_lab.ood.scores.gradnorm import gradnorm_autograd
-from cibr_lab.plots import save_figure, set_theme, t_interval
+from cibr_lab.plots import method_palette, save_figure, set_theme, t_interval
 from cibr_lab.results import claims_table, evaluate_claims, load_claims, summarise
 from cibr_lab.results.present import verdict_sentence, verdict_table
 from cibr_lab.runtime import get_profile, results_dir
@@ -80,6 +85,16 @@ print(f"profile={P.name} seeds={list(P.seeds)}")
 def pct(x: float) -> float:
     """A fraction as a percentage, for prose."""
     return 100 * float(x)
+
+
+paper = {c.id: c.paper_value for c in load_claims("ood")}  # the abstract's numbers, as data
+glue("paper_oodr_auroc", pct(paper["ood-oodr-auroc"]), display=False)
+glue("paper_oodr_fpr95", pct(-paper["ood-oodr-fpr95"]), display=False)
+glue("paper_gradnorm_auroc", pct(paper["ood-actfun-gradnorm-auroc"]), display=False)
+glue("paper_energy_fpr95", pct(paper["ood-actfun-energy-fpr95"]), display=False)
+actfun_defaults = defaults("shapings", "actfun")
+glue("actfun_percentile", actfun_defaults["percentile"], display=False)
+glue("actfun_sigma", actfun_defaults["sigma"], display=False)
 
 
 # %% [markdown]
@@ -102,7 +117,8 @@ def pct(x: float) -> float:
 # As $\sigma \to 0$, $S(u) \to \max(u, 0)$ and ActFun becomes ReAct's clip; as $c \to \infty$
 # it is a smoothed ReLU. The gap to the clip is at most $\sigma\,\phi(0)$, at the two kinks.
 # We give $\sigma$ as a fraction of $c$ and choose both on ID data only (defaults:
-# $c$ = the 90th percentile of ID activations, as ReAct; $\sigma = 0.5\,c$), and we sweep them
+# $c$ = the {glue:text}`actfun_percentile`th percentile of ID activations, as ReAct;
+# $\sigma =$ {glue:text}`actfun_sigma` $c$), and we sweep them
 # in Section 6. An input-space reading (features averaged over Gaussian copies of the *image*,
 # then capped) is offered as `actfun_mc`.
 #
@@ -281,6 +297,9 @@ grid = sns.catplot(
     data=plain,
     x="score",
     y="rectified - raw (points)",
+    hue="score",
+    palette=method_palette(plain["score"].unique()),
+    legend=False,
     col="metric",
     kind="bar",
     errorbar=t_interval,
@@ -302,7 +321,12 @@ glue("energy_fpr_shift", float(energy_shift.mean()["fpr95"]), display=False)
 # negatives. OOD-R helps exactly when the contaminants fool the detector, which is the
 # situation the paper describes for ImageNet-scale sets.
 #
-# ## 5. Every score x shaping x OOD set
+# ## 5. Every score x shaping x OOD set, less the redundant pairs
+#
+# The grid crosses every score with every shaping except {glue:text}`n_redundant` pairs that
+# give exactly the scores of another pair on any data, so a row for them would only repeat
+# that row (`redundant` in `cibr_lab/ood/methods.yaml`; `get_scorer` refuses them):
+# {glue:text}`redundant_pairs`.
 #
 # AUROC and FPR95 on the rectified sets, in %, mean and 95% interval over
 # {glue:text}`n_seeds` seeds. Every method uses the defaults of `cibr_lab/ood/methods.yaml`
@@ -312,6 +336,18 @@ glue("energy_fpr_shift", float(energy_shift.mean()["fpr95"]), display=False)
 # set. The chosen values per seed follow the tables.
 
 # %% tags=["hide-input"]
+left_out = [
+    (score, shaping, redundant(score, shaping))
+    for score in cfg["scores"]
+    for shaping in cfg["shapings"]
+    if redundant(score, shaping) is not None
+]
+glue("n_redundant", len(left_out), display=False)
+glue(
+    "redundant_pairs",
+    "; ".join(f"{sc} + {sh} equals {sc} + {r['same_as']} ({r['why']})" for sc, sh, r in left_out),
+    display=False,
+)
 summary = frames.method_table(bm, variant="rectified")
 summary["cell"] = summary.apply(
     lambda r: f"{r['mean']:.1f} [{r['ci_low']:.1f}, {r['ci_high']:.1f}]", axis=1
@@ -333,15 +369,33 @@ display(
 best = summary.query("metric == 'auroc' and ood_set == 'mean'").sort_values("mean").iloc[-1]
 glue("best_method", f"{best['score']} + {best['shaping']}", display=False)
 glue("best_auroc", float(best["mean"]), display=False)
+glue("feature_dim", first.features["id_test"].features.shape[1], display=False)
+glue("resnet50_dim", int(references.get("resnet50.feature_dim")), display=False)
+openood = references.reference("openood_v15_cifar10_resnet18")
+glue(
+    "openood_auroc",
+    ", ".join(
+        f"{name} {openood.values[f'{key}_near']:.2f}/{openood.values[f'{key}_far']:.2f}"
+        for key, name in {
+            "msp": "MSP",
+            "energy": "Energy",
+            "gradnorm": "GradNorm",
+            "react": "ReAct",
+            "knn": "KNN",
+            "vim": "ViM",
+        }.items()
+    ),
+    display=False,
+)
+glue("openood_source", openood.citation(), display=False)
 
 # %% [markdown]
-# The best mean AUROC is {glue:text}`best_method` ({glue:text}`best_auroc:.1f`%). On 64-dim
-# features of a small CNN the sparsifying shapings (ASH, DICE) tuned for 2048-dim ResNet-50
-# features remove most of the signal at their default percentiles; feature-space scores
-# (Mahalanobis, KNN, ViM) are strong on these simple images. For scale, OpenOOD v1.5 reports
-# on CIFAR-10 / ResNet-18 (near/far AUROC): MSP 88.03/90.73, Energy 87.58/91.21, GradNorm
-# 54.90/57.55, ReAct 87.11/90.42, KNN 90.64/92.96, ViM 88.68/93.48 (OpenOOD's published table,
-# not rerun here).
+# The best mean AUROC is {glue:text}`best_method` ({glue:text}`best_auroc:.1f`%). On
+# {glue:text}`feature_dim`-dim features of a small CNN the sparsifying shapings (ASH, DICE)
+# tuned for {glue:text}`resnet50_dim`-dim ResNet-50 features remove most of the signal at their
+# default percentiles; feature-space scores (Mahalanobis, KNN, ViM) are strong on these simple
+# images. For scale, OpenOOD v1.5 reports on CIFAR-10 / ResNet-18 (near/far AUROC, %):
+# {glue:text}`openood_auroc` (published, not rerun here; {glue:text}`openood_source`).
 #
 # ## 6. ActFun's sensitivity to the cap and the smoothing
 #
@@ -431,6 +485,9 @@ full = get_profile("full").section("ood")
 glue("full_benchmark", full["benchmark"], display=False)
 glue("full_sets", ", ".join(full["ood_sets"]), display=False)
 glue("full_seeds", len(get_profile("full").seeds), display=False)
+gpu = references.reference("gpu_time_ood_full")  # our estimate, not a measurement
+for key, value in gpu.values.items():
+    glue(f"gpu_{key}", value, display=False)
 
 # %% [markdown]
 # ## What the full profile changes
@@ -450,6 +507,8 @@ glue("full_seeds", len(get_profile("full").seeds), display=False)
 # injected ground truth the rectification reports counts of removed images, not precision and
 # recall; the review sheet for a human pass is written by
 # `cibr_lab.ood.full.review.review_outputs_full` from a prepared seed
-# (`cibr_lab.ood.experiment.prepare("full", seed)`). Expected GPU time, an estimate we have not measured:
-# 5-8 minutes per CIFAR seed from a checkpoint (about 15 more to train one), 30-45 minutes
-# for the ImageNet run.
+# (`cibr_lab.ood.experiment.prepare("full", seed)`). Expected GPU time, an estimate we have
+# not measured: {glue:text}`gpu_cifar_seed_low`-{glue:text}`gpu_cifar_seed_high` minutes per
+# CIFAR seed from a checkpoint (about {glue:text}`gpu_cifar_train_checkpoint` more to train
+# one), {glue:text}`gpu_imagenet_low`-{glue:text}`gpu_imagenet_high` minutes for the ImageNet
+# run.

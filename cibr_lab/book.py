@@ -1,9 +1,12 @@
 """Build the book: convert each chapter with jupytext, execute it with papermill, render HTML.
 
 Chapters are the jupytext percent files ``book/NN_*.py``. They execute in order (the report
-chapter last, since it reads the others' records) under one profile; the executed notebooks
-are staged with ``_config.yml``, ``_toc.yml`` and the markdown pages, and Jupyter Book renders
-them with execution off. A failing cell stops the build with the chapter and cell named.
+chapter last, since it reads the others' records) under one profile; the notebooks executed in
+this build (and no older ones) are staged with ``_config.yml``, a ``_toc.yml`` listing only
+them, and the markdown pages, and Jupyter Book renders them with execution off. A failing cell
+stops the build with the chapter and cell named. The console shows each chapter as it starts,
+a heartbeat while it runs and its wall time; the executed notebooks carry no progress bars and
+hide papermill's injected parameters cell.
 """
 
 from __future__ import annotations
@@ -13,10 +16,23 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
+
 DEFAULT_TIMEOUT_S = 900
+HEARTBEAT_S = 60.0
+
+#: Environment of the kernels that execute the chapters: no tqdm bars (``TQDM_DISABLE``) and no
+#: warning that notebook bars need ipywidgets (tqdm.auto warns on import when they are absent).
+KERNEL_ENV = {
+    "TQDM_DISABLE": "1",
+    "PYTHONWARNINGS": "ignore:IProgress not found:Warning:tqdm.auto",
+}
 
 
 class ChapterError(RuntimeError):
@@ -26,6 +42,51 @@ class ChapterError(RuntimeError):
 def chapter_sources(root: Path) -> list[Path]:
     """The chapter sources in build order."""
     return sorted((root / "book").glob("[0-9][0-9]_*.py"))
+
+
+@contextmanager
+def kernel_env(env: dict[str, str] = KERNEL_ENV) -> Iterator[None]:
+    """Set ``env`` for the kernels started inside (they inherit it), then restore the old one."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
+def heartbeat(name: str, every_s: float = HEARTBEAT_S) -> Iterator[None]:
+    """Print ``[book] <name> still running, N s`` every ``every_s`` seconds until the block ends."""
+    start, done = time.perf_counter(), threading.Event()
+
+    def beat() -> None:
+        while not done.wait(every_s):
+            print(f"[book] {name} still running, {time.perf_counter() - start:.0f} s", flush=True)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's ``injected-parameters`` cell of an executed notebook ``remove-cell``."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
 
 
 def execute_chapter(src: Path, out: Path, profile: str, timeout: int = DEFAULT_TIMEOUT_S) -> float:
@@ -39,16 +100,17 @@ def execute_chapter(src: Path, out: Path, profile: str, timeout: int = DEFAULT_T
     jupytext.write(jupytext.read(src), raw)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(raw),
-            str(out),
-            parameters={"profile": profile},
-            kernel_name="python3",
-            language="python",
-            execution_timeout=timeout,
-            progress_bar=False,
-            cwd=str(src.parent.parent),
-        )
+        with kernel_env(), heartbeat(src.name):
+            papermill.execute_notebook(
+                str(raw),
+                str(out),
+                parameters={"profile": profile},
+                kernel_name="python3",
+                language="python",
+                execution_timeout=timeout,
+                progress_bar=False,
+                cwd=str(src.parent.parent),
+            )
     except PapermillExecutionError as err:
         first_line = (err.source or "").strip().splitlines()[:1]
         raise ChapterError(
@@ -56,17 +118,27 @@ def execute_chapter(src: Path, out: Path, profile: str, timeout: int = DEFAULT_T
         ) from None
     finally:
         raw.unlink(missing_ok=True)
+    hide_injected_parameters(out)
     return time.perf_counter() - start
 
 
+def chapter_toc(toc: dict, stems: list[str]) -> dict:
+    """``toc`` (a parsed ``_toc.yml``) with only the chapters ``notebooks/<stem>`` of ``stems``."""
+    listed = {f"notebooks/{s}" for s in stems}
+    return {**toc, "chapters": [c for c in toc["chapters"] if c["file"] in listed]}
+
+
 def stage(root: Path, executed: Path, stage_dir: Path) -> None:
-    """Lay out the book sources with the executed notebooks in ``notebooks/``."""
+    """Lay out the book sources with the executed notebooks in ``notebooks/`` and a toc of them."""
     if stage_dir.exists():
         shutil.rmtree(stage_dir)
     (stage_dir / "book").mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml", "references.bib"):
+    for name in ("_config.yml", "references.bib"):
         if (root / name).exists():
             shutil.copy2(root / name, stage_dir / name)
+    stems = sorted(p.stem for p in executed.glob("*.ipynb"))
+    toc = chapter_toc(yaml.safe_load((root / "_toc.yml").read_text()), stems)
+    (stage_dir / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     for page in (root / "book").glob("*.md"):
         shutil.copy2(page, stage_dir / "book" / page.name)
     shutil.copytree(executed, stage_dir / "notebooks")
@@ -94,13 +166,19 @@ def build(
     timeout: int = DEFAULT_TIMEOUT_S,
     chapters: list[str] | None = None,
 ) -> Path:
-    """Execute the chapters (all, or those whose names start with ``chapters``) and render."""
+    """Execute the chapters (all, or those whose names start with ``chapters``) and render.
+
+    Only the notebooks executed by this call are staged: earlier ones under ``out`` are removed
+    first, so a failed or stale chapter of another build never reaches the HTML.
+    """
     executed = out / "executed" / profile
     sources = chapter_sources(root)
     if chapters:
         sources = [s for s in sources if any(s.stem.startswith(c) for c in chapters)]
     if not sources:
-        raise ChapterError(f"no chapter sources matched in {root / 'book'}")
+        raise ChapterError(f"no chapter in {root / 'book'} starts with any of {chapters}")
+    if executed.exists():
+        shutil.rmtree(executed)
     for src in sources:
         print(f"[book] executing {src.name} (profile={profile})", flush=True)
         seconds = execute_chapter(src, executed / f"{src.stem}.ipynb", profile, timeout)
@@ -119,12 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="per-cell seconds")
     parser.add_argument("--chapters", nargs="*", help="only chapters whose name starts so")
+    parser.add_argument("--out", type=Path, help="the _build folder (default: <root>/_build)")
     args = parser.parse_args(argv)
+    root = args.root.resolve()
     try:
         build(
-            args.root.resolve(),
+            root,
             args.profile,
-            args.root.resolve() / "_build",
+            (args.out or root / "_build").resolve(),
             args.timeout,
             args.chapters,
         )

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import time
 from pathlib import Path
 
 import jupytext
 import pytest
 import yaml
 
-from cibr_lab.book import ChapterError, build, chapter_sources, execute_chapter
+from cibr_lab.book import (
+    ChapterError,
+    build,
+    chapter_sources,
+    chapter_toc,
+    execute_chapter,
+    heartbeat,
+    main,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _executed(out: Path, stem: str) -> dict:
+    return json.loads((out / "executed" / "smoke" / f"{stem}.ipynb").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +51,41 @@ def test_every_chapter_executes_and_renders(built_book):
         page = (html / "notebooks" / f"{src.stem}.html").read_text()
         assert "<h1>" in page
     assert (html / "index.html").exists()
+
+
+@pytest.mark.book
+def test_executed_notebooks_carry_no_stderr_warnings_or_parameters_cell(built_book):
+    out, html = built_book
+    for src in chapter_sources(ROOT):
+        cells = _executed(out, src.stem)["cells"]
+        stderr = [
+            "".join(o["text"])
+            for c in cells
+            for o in c.get("outputs", [])
+            if o.get("output_type") == "stream" and o.get("name") == "stderr"
+        ]
+        assert not stderr, f"{src.name} writes to stderr: {stderr[0][:200]}"
+        assert "No pretrained weights" not in json.dumps(cells), src.name
+        injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+        assert len(injected) == 1 and "remove-cell" in injected[0]["metadata"]["tags"], src.name
+        assert "# Parameters" not in (html / "notebooks" / f"{src.stem}.html").read_text()
+
+
+@pytest.mark.book
+def test_one_chapter_builds_alone_and_stale_notebooks_are_not_staged(tmp_path, built_book):
+    out = tmp_path / "_build"
+    stale = out / "executed" / "smoke" / "04_ood.ipynb"
+    stale.parent.mkdir(parents=True)
+    shutil.copy2(built_book[0] / "executed" / "smoke" / "04_ood.ipynb", stale)
+    assert (
+        main(["--profile", "smoke", "--chapters", "01", "--root", str(ROOT), "--out", str(out)])
+        == 0
+    )
+    assert sorted(p.name for p in stale.parent.iterdir()) == ["01_information_bottleneck.ipynb"]
+    toc = yaml.safe_load((out / "src" / "_toc.yml").read_text())
+    assert toc["chapters"] == [{"file": "notebooks/01_information_bottleneck"}]
+    pages = sorted(p.name for p in (out / "html" / "notebooks").glob("*.html"))
+    assert pages == ["01_information_bottleneck.html"]
 
 
 @pytest.mark.book
@@ -89,3 +138,24 @@ def test_every_chapter_has_a_parameters_cell_and_colab_link():
         assert f"notebooks/{src.stem}.ipynb" in nb.cells[0].source, (
             f"{src.name} lacks its Colab link"
         )
+
+
+def test_chapter_toc_keeps_only_the_chosen_chapters_in_order():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    stems = ["99_report", "01_information_bottleneck"]
+    kept = chapter_toc(toc, stems)
+    assert kept["root"] == toc["root"]
+    assert kept["chapters"] == [
+        {"file": "notebooks/01_information_bottleneck"},
+        {"file": "notebooks/99_report"},
+    ]
+
+
+def test_heartbeat_prints_while_the_block_runs_and_stops_after(capsys):
+    with heartbeat("05_x.py", every_s=0.05):
+        time.sleep(0.3)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 2
+    assert all(re.fullmatch(r"\[book\] 05_x.py still running, \d+ s", line) for line in lines)
+    time.sleep(0.1)
+    assert capsys.readouterr().out == ""

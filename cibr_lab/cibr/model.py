@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from functools import cache
 
 import open_clip
@@ -14,6 +17,26 @@ from cibr_lab.errors import ConfigError
 
 #: Architectures shipped with this package (``assets/<name>.json``).
 LOCAL_MODELS = ("cibr-tiny",)
+
+#: What open_clip logs (on the root logger) for every model built without weights.
+UNTRAINED_MESSAGE = "No pretrained weights loaded for model"
+
+
+class _DropUntrained(logging.Filter):
+    """Drops open_clip's "randomly initialised" warning: training from scratch is the intent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(UNTRAINED_MESSAGE)
+
+
+@contextmanager
+def _untrained_quietly() -> Iterator[None]:
+    root, drop = logging.getLogger(), _DropUntrained()
+    root.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)
 
 
 @cache
@@ -59,8 +82,10 @@ def create_model(
     device: torch.device | str = "cpu",
 ) -> nn.Module:
     """An open_clip model (``output_dict=True``); ``pretrained`` weights are open_clip's tags and
-    are fetched by open_clip itself (full profile only)."""
+    are fetched by open_clip itself (full profile only). Without ``pretrained`` the model is
+    initialised randomly on purpose, so open_clip's warning that says so is not logged."""
     register_models()
-    return open_clip.create_model(
-        model_name, pretrained=pretrained, device=device, output_dict=True
-    )
+    with _untrained_quietly() if pretrained is None else nullcontext():
+        return open_clip.create_model(
+            model_name, pretrained=pretrained, device=device, output_dict=True
+        )
