@@ -55,7 +55,7 @@ from myst_nb import glue
 
 from cibr_lab.plots import save_figure, set_theme
 from cibr_lab.results import evaluate_claims, load_claims, load_records
-from cibr_lab.results.present import sig3, verdict_counts, verdict_frame, verdict_sentence
+from cibr_lab.results.present import sig3, styled, verdict_counts, verdict_frame, verdict_sentence
 from cibr_lab.runtime import get_profile, results_dir
 
 set_theme()
@@ -113,7 +113,7 @@ compact = verdict_frame(report).drop(columns=["role"])
 compact.insert(1, "", np.where(report["role"] == "primary", "primary", ""))
 for paper, rows in compact.groupby(report["paper"], sort=False):
     display(Markdown(f"### {paper}"))
-    display(rows.style.hide(axis="index"))
+    display(styled(rows))
 display(Markdown(f"All columns: `{csv.name}` in the results folder (`{P.label}/report/`)."))
 
 # %% [markdown]
@@ -142,9 +142,11 @@ if len(testable):
                       fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel(unit, fontsize=9)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(6))
     handles = [plt.Line2D([], [], color=c, lw=3, label=v) for v, c in COLOURS.items()]
     handles.append(plt.Line2D([], [], color="tab:purple", marker="x", ls="", label="paper"))
-    axes[0, 0].legend(handles=handles, fontsize=7, loc="lower right", ncol=2)
+    axes[0, 0].legend(handles=handles, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.02),
+                      ncol=4, frameon=False)
     fig.suptitle("Claims: estimate and 95% interval by unit", fontsize=11)
     save_figure(fig, "claims_forest", P.label, "report")
     plt.show()

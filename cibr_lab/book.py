@@ -78,7 +78,8 @@ def heartbeat(name: str, every_s: float = HEARTBEAT_S) -> Iterator[None]:
 
 
 def hide_injected_parameters(path: Path) -> None:
-    """Tag papermill's ``injected-parameters`` cell of an executed notebook ``remove-cell``."""
+    """Tag papermill's ``injected-parameters`` cell of an executed notebook ``remove-cell`` and
+    collapse the chapter's own ``parameters`` cell (``hide-cell``: one click shows it)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -86,6 +87,8 @@ def hide_injected_parameters(path: Path) -> None:
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
+        elif "parameters" in tags and "hide-cell" not in tags:
+            tags.append("hide-cell")
     nbformat.write(nb, path)
 
 

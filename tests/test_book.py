@@ -68,6 +68,8 @@ def test_executed_notebooks_carry_no_stderr_warnings_or_parameters_cell(built_bo
         assert "No pretrained weights" not in json.dumps(cells), src.name
         injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
         assert len(injected) == 1 and "remove-cell" in injected[0]["metadata"]["tags"], src.name
+        own = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+        assert len(own) == 1 and "hide-cell" in own[0]["metadata"]["tags"], src.name
         assert "# Parameters" not in (html / "notebooks" / f"{src.stem}.html").read_text()
 
 

@@ -8,6 +8,15 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 VERDICT_ORDER = ("supported", "contradicted", "inconclusive", "not testable here")
+#: Cell padding for the book's tables (the theme's default runs columns together).
+TABLE_STYLE = [
+    {"selector": "td, th", "props": "padding: 2px 6px; vertical-align: top; font-size: 0.9em;"}
+]
+
+
+def styled(frame: pd.DataFrame) -> Styler:
+    """``frame`` as the book shows tables: no index, padded cells."""
+    return frame.style.hide(axis="index").set_table_styles(TABLE_STYLE)
 
 
 def sig3(x: float) -> str:
@@ -54,10 +63,8 @@ def verdict_frame(verdicts: pd.DataFrame) -> pd.DataFrame:
 
 def verdict_table(verdicts: pd.DataFrame) -> Styler:
     """:func:`verdict_frame` styled for the book (no index, wrapped claim ids)."""
-    return (
-        verdict_frame(verdicts)
-        .style.hide(axis="index")
-        .set_properties(subset=["claim"], **{"word-break": "break-word", "max-width": "16em"})
+    return styled(verdict_frame(verdicts)).set_properties(
+        subset=["claim"], **{"word-break": "break-word", "max-width": "16em"}
     )
 
 
