@@ -147,16 +147,17 @@ def bench_mmd_step(device: torch.device, repeats: int = 20) -> None:
               f"ratio {both / ce:.2f}x   (MMD^2 alone, fwd+bwd: {kernel:.2f} ms)")  # fmt: skip
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    args = parser.parse_args()
+    parser.add_argument("--repeats", type=int, default=20, help="timed MMD training steps")
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     bench_selection(args.sizes, args.budget, args.device, args.threads)
-    bench_mmd_step(torch.device(args.device))
+    bench_mmd_step(torch.device(args.device), args.repeats)
 
 
 if __name__ == "__main__":

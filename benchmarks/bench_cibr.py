@@ -83,9 +83,9 @@ def bench_steps(steps: int, rounds: int) -> None:
         )
 
 
-def bench_retrieval() -> None:
+def bench_retrieval(n_images: int = 2000) -> None:
     gen = torch.Generator().manual_seed(0)
-    for n_img, per, dense in ((2000, 5, True), (5000, 5, False)):
+    for n_img, per, dense in ((n_images, 5, True), (5 * n_images // 2, 5, False)):
         img = F.normalize(torch.randn(n_img, 512, generator=gen), dim=-1)
         t2i = torch.arange(n_img).repeat_interleave(per)
         txt = F.normalize(img[t2i] + 2.0 * torch.randn(len(t2i), 512, generator=gen), dim=-1)
@@ -107,27 +107,29 @@ def bench_retrieval() -> None:
         print(line)
 
 
-def bench_zeroshot() -> None:
+def bench_zeroshot(n: int = 4096) -> None:
     model = create_model("cibr-tiny").eval()
-    data = make_scenes(4096, seed=1)
+    data = make_scenes(n, seed=1)
     start = time.perf_counter()
     emb = encode_images(model, data.images, torch.device("cpu"))
     weights = F.normalize(torch.randn(64, 4), dim=0)
     zeroshot_metrics(emb, weights, data.labels)
     t = time.perf_counter() - start
-    print(f"zero-shot: encode + score 4096 images: {t:5.2f} s ({4096 / t:,.0f} images/s)")
+    print(f"zero-shot: encode + score {n} images: {t:5.2f} s ({n / t:,.0f} images/s)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--images", type=int, default=2000, help="retrieval gallery size")
+    parser.add_argument("--zeroshot-images", type=int, default=4096)
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     bench_steps(args.steps, args.rounds)
-    bench_retrieval()
-    bench_zeroshot()
+    bench_retrieval(args.images)
+    bench_zeroshot(args.zeroshot_images)
 
 
 if __name__ == "__main__":

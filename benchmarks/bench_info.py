@@ -47,13 +47,13 @@ def _measure(fn, device: torch.device, block_elems: int) -> tuple[float, float, 
     return time.perf_counter() - start, mib, value
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--chunk", type=int, default=1024)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     device = get_device(args.device)
     gen = torch.Generator().manual_seed(0)
     print(f"device={device} dim={args.dim} chunk={args.chunk}")
