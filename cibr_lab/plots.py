@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib as mpl
+import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.figure import Figure
 
@@ -103,6 +104,20 @@ def save_figure(fig: Figure, name: str, profile: str, chapter: str) -> Path:
     path = results_dir() / profile / chapter / "figures" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, bbox_inches="tight")
+    return path
+
+
+def glue_figure(fig: Figure, name: str, profile: str, chapter: str) -> Path:
+    """Save ``fig`` (as :func:`save_figure`), glue it under ``<chapter>-<name>`` and close it.
+
+    The chapter then places it with a numbered, captioned ``{glue:figure}`` directive; the
+    figure is not shown where it was drawn.
+    """
+    from myst_nb import glue
+
+    path = save_figure(fig, name, profile, chapter)
+    glue(f"{chapter}-{name}", fig, display=False)
+    plt.close(fig)
     return path
 
 

@@ -50,3 +50,21 @@ def test_same_method_same_colour_whatever_else_the_figure_shows():
 def test_unknown_method_is_named():
     with pytest.raises(ConfigError, match=r"no colour for method 'sota'"):
         method_palette(["random", "sota"])
+
+
+def test_glue_figure_saves_glues_under_the_chapter_key_and_closes(monkeypatch, tmp_path):
+    import matplotlib.pyplot as plt
+    import myst_nb
+
+    from cibr_lab.plots import glue_figure
+
+    monkeypatch.setenv("CIBR_LAB_RESULTS", str(tmp_path))
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda key, obj, display: glued.update({key: display}))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = glue_figure(fig, "curves", "embedded", "al")
+    assert path == tmp_path / "embedded" / "al" / "figures" / "curves.png"
+    assert path.stat().st_size > 0
+    assert glued == {"al-curves": False}
+    assert not plt.fignum_exists(fig.number)
