@@ -55,8 +55,15 @@ from myst_nb import glue
 
 from cibr_lab.plots import save_figure, set_theme
 from cibr_lab.results import evaluate_claims, load_claims, load_records
-from cibr_lab.results.present import sig3, styled, verdict_counts, verdict_frame, verdict_sentence
-from cibr_lab.runtime import get_profile, results_dir
+from cibr_lab.results.present import (
+    sig3,
+    styled,
+    verdict_counts,
+    verdict_frame,
+    verdict_sentence,
+    write_download,
+)
+from cibr_lab.runtime import get_profile
 
 set_theme()
 P = get_profile(profile)
@@ -106,15 +113,15 @@ for paper, rows in report.groupby("paper", sort=False):
 # with p-values and the test of each claim is the CSV linked below.
 
 # %% tags=["hide-input"]
-csv = results_dir() / P.label / "report" / "claims.csv"
-csv.parent.mkdir(parents=True, exist_ok=True)
-report.to_csv(csv, index=False)
+write_download(report, "report-claims")
 compact = verdict_frame(report).drop(columns=["role"])
 compact.insert(1, "", np.where(report["role"] == "primary", "primary", ""))
 for paper, rows in compact.groupby(report["paper"], sort=False):
     display(Markdown(f"### {paper}"))
     display(styled(rows))
-display(Markdown(f"All columns: `{csv.name}` in the results folder (`{P.label}/report/`)."))
+
+# %% [markdown]
+# All columns, p-values included: {download}`report-claims.csv <downloads/report-claims.csv>`.
 
 # %% [markdown]
 # The same estimates as a forest plot, one panel per unit: each bar is the 95% interval of the
@@ -177,8 +184,11 @@ if len(records):
                       .reset_index())
         by_chapter["total_s"] = by_chapter["total_s"].map(sig3)
         display(by_chapter.style.hide(axis="index"))
-        prov_csv = csv.with_name("provenance.csv")
-        prov.to_csv(prov_csv, index=False)
-        display(Markdown(f"Per experiment: `{prov_csv.name}` beside the claims CSV."))
     else:
         display(prov.style.hide(axis="index"))
+    write_download(prov, "report-provenance")
+else:
+    write_download(pd.DataFrame(columns=["chapter", "experiment"]), "report-provenance")
+
+# %% [markdown]
+# Per experiment: {download}`report-provenance.csv <downloads/report-provenance.csv>`.

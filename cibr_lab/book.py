@@ -26,6 +26,8 @@ import yaml
 
 DEFAULT_TIMEOUT_S = 900
 HEARTBEAT_S = 60.0
+#: Folder beside the executed notebooks for the CSV tables their pages link (staged with them).
+DOWNLOADS = "downloads"
 
 #: Environment of the kernels that execute the chapters: no tqdm bars (``TQDM_DISABLE``) and no
 #: warning that notebook bars need ipywidgets (tqdm.auto warns on import when they are absent).
@@ -103,7 +105,8 @@ def execute_chapter(src: Path, out: Path, profile: str, timeout: int = DEFAULT_T
     jupytext.write(jupytext.read(src), raw)
     start = time.perf_counter()
     try:
-        with kernel_env(), heartbeat(src.name):
+        downloads = {"CIBR_LAB_DOWNLOADS": str(out.parent / DOWNLOADS)}
+        with kernel_env({**KERNEL_ENV, **downloads}), heartbeat(src.name):
             papermill.execute_notebook(
                 str(raw),
                 str(out),

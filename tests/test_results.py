@@ -262,3 +262,15 @@ def test_mean_ci_matches_scipy_t_interval():
     ref = stats.t.interval(0.95, df=3, loc=sum(x) / 4, scale=stats.sem(x))
     assert math.isclose(mean, sum(x) / 4) and math.isclose(lo, ref[0]) and math.isclose(hi, ref[1])
     assert math.isnan(mean_ci([1.0])[1])
+
+
+def test_write_download_goes_to_the_folder_the_book_names(monkeypatch, tmp_path):
+    import pandas as pd
+
+    from cibr_lab.results.present import write_download
+
+    monkeypatch.setenv("CIBR_LAB_DOWNLOADS", str(tmp_path / "dl"))
+    frame = pd.DataFrame({"claim": ["a", "b"], "estimate": [0.1234567, -2.0]})
+    path = write_download(frame, "ch-verdicts")
+    assert path == tmp_path / "dl" / "ch-verdicts.csv"
+    pd.testing.assert_frame_equal(pd.read_csv(path), frame)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import pandas as pd
 from pandas.io.formats.style import Styler
@@ -83,3 +85,17 @@ def verdict_sentence(verdicts: pd.DataFrame) -> str:
     parts = [f"{int(counts[v])} {v}" for v in VERDICT_ORDER if counts.get(v, 0)]
     n_primary = int((verdicts["role"] == "primary").sum())
     return f"{len(verdicts)} claims ({n_primary} primary): " + ", ".join(parts)
+
+
+def write_download(frame: pd.DataFrame, name: str) -> Path:
+    """Write ``frame`` as ``<name>.csv`` for the page's ``{download}`` links; return the path.
+
+    The folder is ``$CIBR_LAB_DOWNLOADS`` (the book build points it at ``downloads/`` beside the
+    executed notebooks, so only this build's tables are staged), else ``downloads/`` here.
+    A chapter links it as ``{download}`CSV <downloads/NAME.csv>```.
+    """
+    folder = Path(os.environ.get("CIBR_LAB_DOWNLOADS", "downloads"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.csv"
+    frame.to_csv(path, index=False)
+    return path
