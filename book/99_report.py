@@ -50,12 +50,14 @@ profile = "embedded"  # the profile whose records are reported
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
+from markdown_it import MarkdownIt
 from myst_nb import glue
 
 from cibr_lab.plots import save_figure, set_theme
 from cibr_lab.results import evaluate_claims, load_claims, load_records
 from cibr_lab.results.present import (
+    headline_findings,
     sig3,
     styled,
     verdict_counts,
@@ -73,6 +75,8 @@ report = evaluate_claims(records, claims)
 glue("verdict_summary", verdict_sentence(report), display=False)
 glue("n_records", int(records["path"].nunique()) if len(records) else 0, display=False)
 glue("profile_name", P.label, display=False)
+# The first page glues this from another document, which takes HTML (not Markdown).
+glue("headline_findings", HTML(MarkdownIt().render(headline_findings(report))), display=False)
 
 # %% [markdown]
 # Profile **{glue:text}`profile_name`**, {glue:text}`n_records` experiment records:

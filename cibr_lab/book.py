@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,8 @@ import yaml
 
 DEFAULT_TIMEOUT_S = 900
 HEARTBEAT_S = 60.0
+#: A page's section that glues from the report chapter (dropped when the report is not built).
+REPORT_SECTION = re.compile(r"<!-- headline:start.*?<!-- headline:end -->\n", re.DOTALL)
 #: Folder beside the executed notebooks for the CSV tables their pages link (staged with them).
 DOWNLOADS = "downloads"
 
@@ -146,7 +149,10 @@ def stage(root: Path, executed: Path, stage_dir: Path) -> None:
     toc = chapter_toc(yaml.safe_load((root / "_toc.yml").read_text()), stems)
     (stage_dir / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     for page in (root / "book").glob("*.md"):
-        shutil.copy2(page, stage_dir / "book" / page.name)
+        text = page.read_text()
+        if "99_report" not in stems:
+            text = REPORT_SECTION.sub("", text)
+        (stage_dir / "book" / page.name).write_text(text)
     shutil.copytree(executed, stage_dir / "notebooks")
 
 

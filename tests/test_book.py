@@ -83,11 +83,28 @@ def test_one_chapter_builds_alone_and_stale_notebooks_are_not_staged(tmp_path, b
         main(["--profile", "smoke", "--chapters", "01", "--root", str(ROOT), "--out", str(out)])
         == 0
     )
-    assert sorted(p.name for p in stale.parent.iterdir()) == ["01_information_bottleneck.ipynb"]
+    assert sorted(p.name for p in stale.parent.glob("*.ipynb")) == [
+        "01_information_bottleneck.ipynb"
+    ]
     toc = yaml.safe_load((out / "src" / "_toc.yml").read_text())
     assert toc["chapters"] == [{"file": "notebooks/01_information_bottleneck"}]
     pages = sorted(p.name for p in (out / "html" / "notebooks").glob("*.html"))
     assert pages == ["01_information_bottleneck.html"]
+    intro = (out / "html" / "book" / "intro.html").read_text()
+    assert "Headline findings" not in intro and "99_report" not in intro
+
+
+@pytest.mark.book
+def test_first_page_glues_the_headline_findings_and_tables_are_downloads(built_book):
+    _, html = built_book
+    intro = (html / "book" / "intro.html").read_text()
+    assert "Headline findings" in intro
+    assert "&lt;IPython" not in intro and "{glue" not in intro
+    assert re.search(r"<li><p><strong>CIBR</strong>: \d+ claims \(\d+ primary\)", intro), intro
+    report = (html / "notebooks" / "99_report.html").read_text()
+    for name in ("report-claims.csv", "report-provenance.csv"):
+        (link,) = re.findall(rf'href="(\.\./_downloads/[0-9a-f]+/{name})"', report)
+        assert (html / "notebooks" / link).resolve().stat().st_size > 0
 
 
 @pytest.mark.book

@@ -274,3 +274,27 @@ def test_write_download_goes_to_the_folder_the_book_names(monkeypatch, tmp_path)
     path = write_download(frame, "ch-verdicts")
     assert path == tmp_path / "dl" / "ch-verdicts.csv"
     pd.testing.assert_frame_equal(pd.read_csv(path), frame)
+
+
+def test_headline_findings_lists_each_primary_claim_under_its_paper():
+    import pandas as pd
+
+    from cibr_lab.results.present import headline_findings
+
+    rows = [
+        dict(paper="P1", id="a", claim="A beats B.", role="primary", n=16, estimate=0.0123,
+             ci_low=0.004, ci_high=0.0206, unit="AUBC", mde=0.0113, verdict="supported",
+             detail=""),
+        dict(paper="P1", id="b", claim="C helps", role="exploratory", n=3, estimate=1.0,
+             ci_low=0.0, ci_high=2.0, unit="nats", mde=2.0, verdict="inconclusive", detail=""),
+        dict(paper="P2", id="c", claim="D", role="primary", n=0, estimate=float("nan"),
+             ci_low=float("nan"), ci_high=float("nan"), unit="AUROC", mde=float("nan"),
+             verdict="not testable here", detail="no records"),
+    ]
+    text = headline_findings(pd.DataFrame(rows))
+    assert text.splitlines() == [
+        "- **P1**: 2 claims (1 primary): 1 supported, 1 inconclusive.",
+        "  - A beats B: 0.0123 [0.004, 0.0206] AUBC over 16 seeds, **supported**, mde 0.0113.",
+        "- **P2**: 1 claim (1 primary): 1 not testable here.",
+        "  - D: **not testable here** (no records).",
+    ]

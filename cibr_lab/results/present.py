@@ -84,7 +84,8 @@ def verdict_sentence(verdicts: pd.DataFrame) -> str:
     counts = verdicts["verdict"].value_counts()
     parts = [f"{int(counts[v])} {v}" for v in VERDICT_ORDER if counts.get(v, 0)]
     n_primary = int((verdicts["role"] == "primary").sum())
-    return f"{len(verdicts)} claims ({n_primary} primary): " + ", ".join(parts)
+    noun = "claim" if len(verdicts) == 1 else "claims"
+    return f"{len(verdicts)} {noun} ({n_primary} primary): " + ", ".join(parts)
 
 
 def write_download(frame: pd.DataFrame, name: str) -> Path:
@@ -99,3 +100,23 @@ def write_download(frame: pd.DataFrame, name: str) -> Path:
     path = folder / f"{name}.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def headline_findings(verdicts: pd.DataFrame) -> str:
+    """The primary claims as a Markdown list, paper by paper: the claim, our estimate with its
+    95% interval and unit, the verdict and the test's mde (for the book's first page)."""
+    primary = verdicts[verdicts["role"] == "primary"]
+    lines = []
+    for paper, rows in primary.groupby("paper", sort=False):
+        lines.append(f"- **{paper}**: {verdict_sentence(verdicts[verdicts['paper'] == paper])}.")
+        for r in rows.itertuples():
+            if not r.n:
+                lines.append(f"  - {r.claim.rstrip('.')}: **{r.verdict}** ({r.detail}).")
+                continue
+            measured = interval_text(r.estimate, r.ci_low, r.ci_high)
+            power = f", mde {sig3(r.mde)}" if math.isfinite(r.mde) else ""
+            lines.append(
+                f"  - {r.claim.rstrip('.')}: {measured} {r.unit} over {r.n} seeds, "
+                f"**{r.verdict}**{power}."
+            )
+    return "\n".join(lines) if lines else "- No primary claim has records under this profile."
