@@ -281,17 +281,16 @@ def test_headline_findings_lists_each_primary_claim_under_its_paper():
 
     from cibr_lab.results.present import headline_findings
 
+    nan = float("nan")
+    columns = "paper id claim role n estimate ci_low ci_high unit mde verdict detail".split()
     rows = [
-        dict(paper="P1", id="a", claim="A beats B.", role="primary", n=16, estimate=0.0123,
-             ci_low=0.004, ci_high=0.0206, unit="AUBC", mde=0.0113, verdict="supported",
-             detail=""),
-        dict(paper="P1", id="b", claim="C helps", role="exploratory", n=3, estimate=1.0,
-             ci_low=0.0, ci_high=2.0, unit="nats", mde=2.0, verdict="inconclusive", detail=""),
-        dict(paper="P2", id="c", claim="D", role="primary", n=0, estimate=float("nan"),
-             ci_low=float("nan"), ci_high=float("nan"), unit="AUROC", mde=float("nan"),
-             verdict="not testable here", detail="no records"),
-    ]
-    text = headline_findings(pd.DataFrame(rows))
+        ("P1", "a", "A beats B.", "primary", 16, 0.0123, 0.004, 0.0206, "AUBC", 0.0113,
+         "supported", ""),
+        ("P1", "b", "C helps", "exploratory", 3, 1.0, 0.0, 2.0, "nats", 2.0, "inconclusive", ""),
+        ("P2", "c", "D", "primary", 0, nan, nan, nan, "AUROC", nan, "not testable here",
+         "no records"),
+    ]  # fmt: skip
+    text = headline_findings(pd.DataFrame(rows, columns=columns))
     assert text.splitlines() == [
         "- **P1**: 2 claims (1 primary): 1 supported, 1 inconclusive.",
         "  - A beats B: 0.0123 [0.004, 0.0206] AUBC over 16 seeds, **supported**, mde 0.0113.",
