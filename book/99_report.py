@@ -54,7 +54,7 @@ from IPython.display import HTML, Markdown, display
 from markdown_it import MarkdownIt
 from myst_nb import glue
 
-from cibr_lab.plots import save_figure, set_theme
+from cibr_lab.plots import glue_figure, set_theme
 from cibr_lab.results import evaluate_claims, load_claims, load_records
 from cibr_lab.results.present import (
     headline_findings,
@@ -127,11 +127,6 @@ for paper, rows in compact.groupby(report["paper"], sort=False):
 # %% [markdown]
 # All columns, p-values included: {download}`report-claims.csv <downloads/report-claims.csv>`.
 
-# %% [markdown]
-# The same estimates as a forest plot, one panel per unit: each bar is the 95% interval of the
-# per-seed measure, the dashed line the threshold the claim must clear (its direction in
-# brackets) and a cross the paper's value where it states one.
-
 # %% tags=["hide-input"]
 COLOURS = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:grey"}
 testable = report.dropna(subset=["ci_low", "ci_high"])
@@ -159,10 +154,22 @@ if len(testable):
     axes[0, 0].legend(handles=handles, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.02),
                       ncol=4, frameon=False)
     fig.suptitle("Claims: estimate and 95% interval by unit", fontsize=11)
-    save_figure(fig, "claims_forest", P.label, "report")
-    plt.show()
 else:
-    print("No claim has records from two or more seeds under this profile.")
+    fig, ax = plt.subplots(figsize=(6, 1))
+    ax.axis("off")
+    ax.text(0.5, 0.5, "No claim has records from two or more seeds under this profile.",
+            ha="center", va="center")
+glue_figure(fig, "claims_forest", P.label, "report")
+
+# %% [markdown]
+# ```{glue:figure} report-claims_forest
+# :name: fig-report-claims-forest
+#
+# Every testable claim, one panel per unit: the bar is the 95% interval of the per-seed measure
+# (coloured by verdict), the dot our estimate, the dashed tick the threshold the claim must
+# clear (its direction in brackets after the id) and a cross the paper's value where it states
+# one.
+# ```
 
 # %% [markdown]
 # ## Provenance
