@@ -113,16 +113,21 @@ for paper, rows in report.groupby("paper", sort=False):
 #
 # One row per claim: its estimate with the 95% interval (the per-seed measure, paired with the
 # baseline where the claim compares two methods), the number of seeds, the smallest detectable
-# effect and, where the paper gives one, its value and where our interval lies. The full table
-# with p-values and the test of each claim is the CSV linked below.
+# effect and, where the paper gives one, its value and where our interval lies. The primary
+# claims are shown; the exploratory ones open below them. The full table with p-values and the
+# test of each claim is the CSV linked below.
 
 # %% tags=["hide-input"]
 write_download(report, "report-claims")
 compact = verdict_frame(report).drop(columns=["role"])
-compact.insert(1, "", np.where(report["role"] == "primary", "primary", ""))
 for paper, rows in compact.groupby(report["paper"], sort=False):
     display(Markdown(f"### {paper}"))
-    display(styled(rows))
+    primary = report.loc[rows.index, "role"] == "primary"
+    display(styled(rows[primary]))
+    if (~primary).any():
+        table = styled(rows[~primary]).to_html()
+        summary = f"{int((~primary).sum())} exploratory claims"
+        display(HTML(f"<details><summary>{summary}</summary>{table}</details>"))
 
 # %% [markdown]
 # All columns, p-values included: {download}`report-claims.csv <downloads/report-claims.csv>`.
