@@ -167,3 +167,23 @@ def zeroshot_dataset(
     if not classes:
         raise ValueError(f"{type(dataset).__name__} exposes no class names")
     return (dataset, *benchmark_prompts(name, classes))
+
+
+#: open_clip_train's csv columns for our caption files (``--csv-img-key``, ``--csv-caption-key``).
+CSV_COLUMNS = ("filepath", "title")
+
+
+def write_openclip_csv(data: KarpathyCaptions, path: str | Path) -> Path:
+    """Write a caption split as open_clip_train's csv (tab-separated, one row per caption,
+    absolute image paths; whitespace in captions collapsed) atomically; return the path."""
+    import pandas as pd
+
+    from cibr_lab.results.atomic import atomic_write_text
+
+    frame = pd.DataFrame(
+        {
+            CSV_COLUMNS[0]: [str(data.paths[i].resolve()) for i in data.text_to_image.tolist()],
+            CSV_COLUMNS[1]: [" ".join(c.split()) for c in data.captions],
+        }
+    )
+    return atomic_write_text(path, frame.to_csv(sep="\t", index=False))

@@ -26,6 +26,7 @@ from cibr_lab.cibr.loss import training_loss
 from cibr_lab.cibr.model import create_model, get_tokenizer
 from cibr_lab.cibr.suite import PROBES, RETRIEVAL, ZEROSHOT, build_data
 from cibr_lab.cibr.train import CaptionBatches, TrainConfig, train
+from cibr_lab.errors import ConfigError
 from cibr_lab.runtime import get_device, get_profile
 
 _TRAIN_KEYS = ("steps", "batch_size", "accum", "lr", "weight_decay", "warmup", "log_every")
@@ -57,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     cfg = get_profile(args.profile).section("cibr")
+    if cfg["data"] != "embedded":
+        raise ConfigError(
+            f"profile {args.profile!r} trains on {cfg['data']!r} through open_clip_train: "
+            "print its torchrun command with python -m cibr_lab.cibr.full_run --profile "
+            f"{args.profile} command --lam LAM --nproc N --out DIR"
+        )
     if args.steps is not None:
         cfg["steps"] = args.steps
     if cfg["batch_size"] % world_size:
