@@ -50,7 +50,6 @@ seeds = None  # None: the profile's seeds
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import display
@@ -650,8 +649,14 @@ _ = write_download(claims_table(claims), "theory-claims")
 # %%
 import torch
 
-from cibr_lab.info import gaussian_log_ratio, gaussian_mi, get_objective, infonce
-from cibr_lab.info import rho_for_mi, sample_correlated
+from cibr_lab.info import (
+    gaussian_log_ratio,
+    gaussian_mi,
+    get_objective,
+    infonce,
+    rho_for_mi,
+    sample_correlated,
+)
 from cibr_lab.info.critics import SeparableCritic, fit_critic
 
 gen = torch.Generator().manual_seed(0)

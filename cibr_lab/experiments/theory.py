@@ -194,8 +194,21 @@ def chain_rule_example(flip: float = 0.1) -> pd.DataFrame:
 
 def run(profile: Profile, shard: Shard = WHOLE) -> dict[str, pd.DataFrame]:
     """Run every theory experiment for every seed of ``profile`` (``shard``: this slice of the
-    seeds); write records; return tables (``floors`` is seed-free: one fixed draw)."""
+    seeds); write records; return tables (``floors`` is seed-free: one fixed draw).
+
+    Runs with ``threads`` torch threads (these small problems are slower with more on a shared
+    machine) and restores the caller's setting afterwards.
+    """
     cfg = profile.section(CHAPTER)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(cfg["threads"])
+    try:
+        return _run(profile, shard, cfg)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run(profile: Profile, shard: Shard, cfg: dict) -> dict[str, pd.DataFrame]:
     ib_kwargs, arms = implicit_ib_config(cfg), ib_arms(cfg)
     floors = infonce_floors(
         cfg["batch_sizes"], cfg["mi_levels"], cfg["dim"], cfg["floor_samples"], seed=10_000
