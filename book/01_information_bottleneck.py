@@ -652,28 +652,22 @@ _ = write_download(claims_table(claims), "theory-claims")
 # %%
 import torch
 
-from cibr_lab.info import (
-    gaussian_log_ratio,
-    gaussian_mi,
-    get_objective,
-    infonce,
-    rho_for_mi,
-    sample_correlated,
-)
+from cibr_lab import info
 from cibr_lab.info.critics import SeparableCritic, fit_critic
 
 gen = torch.Generator().manual_seed(0)
-dim, rho = 4, rho_for_mi(2.0, 4)
-print(f"closed form: I(X;Y) = {float(gaussian_mi(rho, dim)):.3f} nats")
+dim, rho = 4, info.rho_for_mi(2.0, 4)
+print(f"closed form: I(X;Y) = {float(info.gaussian_mi(rho, dim)):.3f} nats")
 for n in (16, 512):  # 32 batches each: only the *mean* estimate is bounded by I
-    x, y = sample_correlated(n, dim, torch.full((32,), rho), gen)
-    est = infonce(gaussian_log_ratio(x, y, rho)).mean()
+    x, y = info.sample_correlated(n, dim, torch.full((32,), rho), gen)
+    est = info.infonce(info.gaussian_log_ratio(x, y, rho)).mean()
     print(f"N={n}: optimal critic {float(est):.3f} nats, log N = {math.log(n):.3f}")
 critic = SeparableCritic(dim, dim)  # T(x, y) = g(x) . h(y), CLIP's form
-sample = lambda n: sample_correlated(n, dim, torch.tensor([rho]), gen)
-fit_critic(critic, [get_objective("infonce")], sample, steps=200, batch_size=128)
+sample = lambda n: info.sample_correlated(n, dim, torch.tensor([rho]), gen)
+fit_critic(critic, [info.get_objective("infonce")], sample, steps=200, batch_size=128)
 with torch.no_grad():
-    print(f"learned critic, N=128: {float(infonce(critic(*sample(128))[0])):.3f} nats")
+    print(f"learned critic, N=128: {float(info.infonce(critic(*sample(128))[0])):.3f} nats")
+# the CEB penalty at initialisation equals InfoNCE with a reweighted positive logit
 print(ceb_as_reweighted_infonce(n=64, dim=16, lam=0.5, sigma=0.25, logit_scale=10.0, seed=1))
 
 # %% tags=["hide-input"]
