@@ -37,6 +37,9 @@ METHOD_COLOURS = {
     "clip": "#0173b2",
     "CLIP": "#0173b2",
     "CLIP + CEB penalty": "#de8f05",
+    # the implicit-IB toy's controls (01)
+    "clip_no_wd": "#56b4e9",
+    "wd_only": "#949494",
     # MI estimators (01)
     "infonce": "#0173b2",
     "mine": "#029e73",

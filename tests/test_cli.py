@@ -29,7 +29,7 @@ def _relevance_records(gains, profile="smoke"):
             profile=profile,
             seed=seed,
             config={},
-            metrics={"relevance_gain_clip": gain},
+            metrics={"relevance_change_clip_no_wd": gain},
             wall_time_s=0.0,
         )
 

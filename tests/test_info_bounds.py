@@ -12,8 +12,10 @@ from cibr_lab.info import (
     donsker_varadhan,
     gaussian_log_ratio,
     gaussian_mi,
+    gaussian_pair_log_ratio,
     get_objective,
     infonce,
+    infonce_floor,
     nwj,
     rho_for_mi,
     sample_correlated,
@@ -135,3 +137,24 @@ def test_bad_scores_and_names_are_clear_errors():
         get_objective("jsd")
     with pytest.raises(ValueError, match="ema_rate"):
         MineObjective(ema_rate=0.0)
+
+
+def test_infonce_floor_closed_form_for_a_constant_ratio():
+    log_r = torch.full((5,), 2.0, dtype=torch.float64)
+    expected = math.log(8) - math.log(1 + 7 * math.exp(-2.0))
+    assert math.isclose(float(infonce_floor(log_r, 8)), expected, rel_tol=1e-12)
+    with pytest.raises(ValueError, match="n must be at least 2, got 1"):
+        infonce_floor(log_r, 1)
+
+
+@pytest.mark.parametrize(("mi", "n"), [(0.5, 16), (2.0, 16), (4.0, 64), (8.0, 16)])
+def test_optimal_critic_infonce_lies_between_its_floor_and_min_of_mi_and_log_n(mi, n):
+    dim, rho = 2, rho_for_mi(mi, 2)
+    gen = torch.Generator().manual_seed(7)
+    x, y = sample_correlated(n, dim, torch.full((400,), rho), gen)
+    est = infonce(gaussian_log_ratio(x.double(), y.double(), rho))
+    se = float(est.std()) / math.sqrt(est.numel())
+    xs, ys = sample_correlated(200_000, dim, rho, gen)
+    floor = float(infonce_floor(gaussian_pair_log_ratio(xs.double(), ys.double(), rho), n))
+    assert floor - 3 * se <= float(est.mean()) <= min(mi, math.log(n)) + 3 * se
+    assert floor < min(mi, math.log(n))

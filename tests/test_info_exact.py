@@ -6,8 +6,12 @@ import math
 
 import pytest
 import torch
+from torch.distributions import MultivariateNormal
 
+from cibr_lab.experiments.implicit_ib import toy_covariance
 from cibr_lab.info import (
+    ceb_bound,
+    ceb_bound_gap,
     conditional_mutual_information,
     entropy,
     linear_encoder_terms,
@@ -61,3 +65,47 @@ def test_linear_encoder_terms_match_scalar_closed_form():
 def test_linear_encoder_terms_reject_bad_covariance():
     with pytest.raises(ValueError, match="cov must be square"):
         linear_encoder_terms(torch.ones(1, 2), torch.ones(1, 2), torch.eye(3), 1.0)
+
+
+def _toy_weights(seed=0, p=3):
+    gen = torch.Generator().manual_seed(seed)
+    cov = toy_covariance(shared=2, nuisance=3, signal_noise=0.5, nuisance_scale=1.5)
+    w_v = torch.randn(p, 5, generator=gen, dtype=torch.float64) / 2
+    w_t = torch.randn(p, 5, generator=gen, dtype=torch.float64) / 2
+    return w_v, w_t, cov
+
+
+@pytest.mark.parametrize("with_backward", [False, True])
+def test_ceb_bound_is_exact_redundancy_plus_gap(with_backward):
+    w_v, w_t, cov = _toy_weights()
+    g = torch.randn(3, 3, generator=torch.Generator().manual_seed(1)) if with_backward else None
+    exact = linear_encoder_terms(w_v, w_t, cov, 0.7)["redundancy"]
+    bound, gap = ceb_bound(w_v, w_t, cov, 0.7, g), ceb_bound_gap(w_v, w_t, cov, 0.7, g)
+    assert gap > 0 and bound > exact
+    assert math.isclose(bound, exact + gap, rel_tol=1e-10)
+
+
+def test_redundancy_and_ceb_bound_match_monte_carlo():
+    # I(Z_v; X_v | X_t) = E[log e(z | x_v) - log p(z | x_t)], both Gaussian densities known
+    w_v, w_t, cov = _toy_weights(seed=2)
+    s, m = 0.8, 200_000
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(m, 10, generator=gen, dtype=torch.float64) @ torch.linalg.cholesky(cov).T
+    x_v, x_t = x[:, :5], x[:, 5:]
+    z = x_v @ w_v.T + s * torch.randn(m, 3, generator=gen, dtype=torch.float64)
+    gain = torch.linalg.solve(cov[5:, 5:], cov[:5, 5:].T).T
+    cond = w_v @ (cov[:5, :5] - gain @ cov[:5, 5:].T) @ w_v.T + s**2 * torch.eye(3)
+    encoder = MultivariateNormal(x_v @ w_v.T, s**2 * torch.eye(3, dtype=torch.float64))
+    given_text = MultivariateNormal(x_t @ (w_v @ gain).T, cond)
+    log_ratio = encoder.log_prob(z) - given_text.log_prob(z)
+    exact = linear_encoder_terms(w_v, w_t, cov, s)["redundancy"]
+    assert abs(float(log_ratio.mean()) - exact) < 4 * float(log_ratio.std()) / math.sqrt(m)
+    penalty = (x_v @ w_v.T - x_t @ w_t.T).pow(2).sum(1) / (2 * s**2)
+    bound = ceb_bound(w_v, w_t, cov, s)
+    assert abs(float(penalty.mean()) - bound) < 4 * float(penalty.std()) / math.sqrt(m)
+
+
+def test_ceb_bound_rejects_a_backward_map_of_the_wrong_shape():
+    w_v, w_t, cov = _toy_weights()
+    with pytest.raises(ValueError, match=r"backward must be \[3, 3\], got \(2, 3\)"):
+        ceb_bound(w_v, w_t, cov, 1.0, torch.ones(2, 3))

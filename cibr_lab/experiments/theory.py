@@ -2,7 +2,8 @@
 
 Each function is pure given its arguments and a seed; :func:`run` executes the whole chapter
 for a profile and writes one record per experiment and seed. The implicit-IB toy lives in
-:mod:`cibr_lab.experiments.implicit_ib`.
+:mod:`cibr_lab.experiments.implicit_ib`, the CEB-as-InfoNCE identity in
+:mod:`cibr_lab.experiments.ceb_infonce`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from cibr_lab.experiments.implicit_ib import implicit_ib, implicit_ib_config, implicit_ib_metrics
+from cibr_lab.experiments.implicit_ib import (
+    ib_arms,
+    implicit_ib,
+    implicit_ib_config,
+    implicit_ib_metrics,
+)
 from cibr_lab.info import (
     conditional_mutual_information,
     gaussian_log_ratio,
+    gaussian_pair_log_ratio,
     get_objective,
     infonce,
+    infonce_floor,
     mutual_information,
     rho_for_mi,
     sample_correlated,
@@ -53,6 +61,57 @@ def infonce_ceiling(
                 for t, e in enumerate(estimates)
             ]
     return pd.DataFrame(rows)
+
+
+def infonce_floors(
+    batch_sizes: Sequence[int],
+    mi_levels: Sequence[float],
+    dim: int,
+    samples: int,
+    seed: int,
+    chunks: int = 20,
+) -> pd.DataFrame:
+    """The Jensen floor of the optimal-critic InfoNCE (:func:`~cibr_lab.info.infonce_floor`)
+    per batch size and MI level, with its Monte-Carlo standard error over ``chunks`` chunks
+    of the ``samples`` joint draws. Columns ``batch_size, true_mi, floor, floor_se`` (nats)."""
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    for mi in mi_levels:
+        rho = rho_for_mi(mi, dim)
+        x, y = sample_correlated(samples // chunks * chunks, dim, rho, gen)
+        log_r = gaussian_pair_log_ratio(x.double(), y.double(), rho).view(chunks, -1)
+        for n in batch_sizes:
+            per_chunk = infonce_floor(log_r, n)
+            rows.append(
+                {
+                    "batch_size": n,
+                    "true_mi": mi,
+                    "floor": float(per_chunk.mean()),
+                    "floor_se": float(per_chunk.std() / math.sqrt(chunks)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def infonce_sandwich(ceiling: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
+    """Per (batch size, MI level): the mean optimal-critic estimate and its standard error
+    over the trials of ``ceiling``, the floor below it and ``upper = min(I, log N)`` above it.
+
+    ``z_upper = (mean - upper) / se`` and ``z_lower = (floor - mean) / sqrt(se^2 +
+    floor_se^2)``: both are negative when the mean lies inside, and a value above about 3
+    says the sandwich is violated (by the estimator or by the derivation).
+    """
+    cells = (
+        ceiling.groupby(["batch_size", "true_mi"])["estimate"]
+        .agg(mean="mean", se=lambda e: e.std() / math.sqrt(len(e)))
+        .reset_index()
+        .merge(floors, on=["batch_size", "true_mi"], validate="one_to_one")
+    )
+    cells["upper"] = [min(mi, math.log(n)) for n, mi in zip(cells["batch_size"], cells["true_mi"])]
+    cells["z_upper"] = (cells["mean"] - cells["upper"]) / cells["se"]
+    spread = (cells["se"] ** 2 + cells["floor_se"] ** 2) ** 0.5
+    cells["z_lower"] = (cells["floor"] - cells["mean"]) / spread
+    return cells
 
 
 def trained_bounds(
@@ -97,7 +156,8 @@ def chain_rule_example(flip: float = 0.1) -> pd.DataFrame:
     """Exact IB terms for three encoders of a two-bit image ``X_v = (S, A)``.
 
     ``X_t = (S', B)`` with ``S'`` a copy of ``S`` flipped with probability ``flip``; ``A`` and
-    ``B`` are private fair bits. Encoders: keep only ``S``, keep everything, keep only ``A``.
+    ``B`` are private fair bits. Encoders: keep only ``S``, keep everything, keep only ``A``,
+    keep nothing (a constant).
     Returns one row per encoder with ``I(X_v;Z)``, ``I(Z;X_t)``, ``I(Z;X_v|X_t)`` and the
     chain-rule residual.
     """
@@ -110,6 +170,7 @@ def chain_rule_example(flip: float = 0.1) -> pd.DataFrame:
         "keep shared S": lambda xv: xv // 2,
         "keep all (S, A)": lambda xv: xv,
         "keep private A": lambda xv: xv % 2,
+        "constant": lambda xv: 0,
     }
     rows = []
     for name, f in encoders.items():
@@ -133,24 +194,37 @@ def chain_rule_example(flip: float = 0.1) -> pd.DataFrame:
 
 def run(profile: Profile, shard: Shard = WHOLE) -> dict[str, pd.DataFrame]:
     """Run every theory experiment for every seed of ``profile`` (``shard``: this slice of the
-    seeds); write records; return tables."""
+    seeds); write records; return tables (``floors`` is seed-free: one fixed draw).
+
+    The bounds experiments run over the profile's seeds; the implicit-IB toy, cheap and the
+    basis of the chapter's claims, over the section's own ``ib_seeds``. Runs with ``threads``
+    torch threads (these small problems are slower with more on a shared
+    machine) and restores the caller's setting afterwards.
+    """
     cfg = profile.section(CHAPTER)
-    ib_kwargs = implicit_ib_config(cfg)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(cfg["threads"])
+    try:
+        return _run(profile, shard, cfg)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run(profile: Profile, shard: Shard, cfg: dict) -> dict[str, pd.DataFrame]:
+    ib_kwargs, arms = implicit_ib_config(cfg), ib_arms(cfg)
+    floors = infonce_floors(
+        cfg["batch_sizes"], cfg["mi_levels"], cfg["dim"], cfg["floor_samples"], seed=10_000
+    )
     tables: dict[str, list[pd.DataFrame]] = {"ceiling": [], "bounds": [], "traces": [], "ib": []}
     for seed in tqdm(shard.take(profile.seeds), desc="theory seeds"):
         start = time.perf_counter()
         ceiling = infonce_ceiling(
             cfg["batch_sizes"], cfg["mi_levels"], cfg["dim"], cfg["trials"], seed
         )
-        logn = ceiling["batch_size"].map(math.log)
+        cells = infonce_sandwich(ceiling, floors)
         ceiling_metrics = {
-            "max_excess_over_logN": float((ceiling["estimate"] - logn).max()),
-            "max_mean_excess_over_mi": float(
-                ceiling.groupby(["batch_size", "true_mi"])["estimate"]
-                .mean()
-                .sub(ceiling.groupby(["batch_size", "true_mi"])["true_mi"].first())
-                .max()
-            ),
+            "sandwich_max_z": float(cells[["z_upper", "z_lower"]].max().max()),
+            "sandwich_max_width": float((cells["upper"] - cells["floor"]).max()),
         }
         _record("infonce_ceiling", profile, seed, cfg, ceiling_metrics, start)
 
@@ -171,14 +245,16 @@ def run(profile: Profile, shard: Shard = WHOLE) -> dict[str, pd.DataFrame]:
             for stat, value in (("bias", mean - mi), ("std", std))
         }
         _record("trained_bounds", profile, seed, cfg, bound_metrics, start)
-
-        start = time.perf_counter()
-        ib = pd.concat([implicit_ib(lam, seed=seed, **ib_kwargs) for lam in (0.0, cfg["ib_lam"])])
-        _record("implicit_ib", profile, seed, cfg, implicit_ib_metrics(ib, cfg["ib_lam"]), start)
-
-        for key, df in (("ceiling", ceiling), ("bounds", evals), ("traces", traces), ("ib", ib)):
+        for key, df in (("ceiling", ceiling), ("bounds", evals), ("traces", traces)):
             tables[key].append(df.assign(seed=seed))
-    return {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
+
+    for seed in tqdm(shard.take(cfg["ib_seeds"]), desc="implicit-IB seeds"):
+        start = time.perf_counter()
+        ib = implicit_ib(arms, seed=seed, **ib_kwargs)
+        _record("implicit_ib", profile, seed, cfg, implicit_ib_metrics(ib), start)
+        tables["ib"].append(ib.assign(seed=seed))
+    out = {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
+    return {**out, "floors": floors}
 
 
 def _record(name: str, profile: Profile, seed: int, cfg: dict, metrics: dict, start: float) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from cibr_lab.errors import ConfigError
@@ -50,6 +51,19 @@ def infonce(scores: Tensor) -> Tensor:
     check_scores(scores)
     joint = scores.diagonal(dim1=-2, dim2=-1)
     return (joint - torch.logsumexp(scores, dim=-1)).mean(-1) + math.log(scores.shape[-1])
+
+
+def infonce_floor(joint_log_ratio: Tensor, n: int) -> Tensor:
+    """Lower bound on the *expected* InfoNCE estimate with the optimal critic, batch ``n``.
+
+    ``joint_log_ratio [..., M]`` holds ``log r = log p(x, y) / (p(x) p(y))`` of M joint
+    samples. With the optimal critic the other ``n - 1`` scores of a row are ``r(x, y_j)``
+    with ``E[r(x, y_j) | x] = 1``; ``log(1 + S / r)`` is concave in their sum S, so by Jensen
+    ``E[InfoNCE] >= E_p[log n - log(1 + (n - 1) / r)]``. Returns that value, ``[...]``, nats.
+    """
+    if n < 2:
+        raise ValueError(f"n must be at least 2, got {n}")
+    return (math.log(n) - F.softplus(math.log(n - 1) - joint_log_ratio)).mean(-1)
 
 
 def nwj(scores: Tensor) -> Tensor:

@@ -46,6 +46,14 @@ def gaussian_log_ratio(x: Tensor, y: Tensor, rho: float) -> Tensor:
     return -0.5 * dim * math.log(var) - sq / (2 * var) + 0.5 * y.pow(2).sum(-1)[..., None, :]
 
 
+def gaussian_pair_log_ratio(x: Tensor, y: Tensor, rho: float) -> Tensor:
+    """``log p(y | x) / p(y)`` of each paired sample (the diagonal of
+    :func:`gaussian_log_ratio`), ``[...]`` for ``x, y`` of shape ``[..., dim]``."""
+    var = 1.0 - rho**2
+    sq = (y - rho * x).pow(2).sum(-1)
+    return -0.5 * x.shape[-1] * math.log(var) - sq / (2 * var) + 0.5 * y.pow(2).sum(-1)
+
+
 def _logdet(a: Tensor) -> Tensor:
     return torch.linalg.slogdet(a)[1]
 
@@ -93,3 +101,58 @@ def linear_encoder_terms(
         "shared": shared,
     }
     return {k: float(v) for k, v in values.items()}
+
+
+def _conditional_mean_map(w_v: Tensor, cov: Tensor) -> tuple[Tensor, Tensor]:
+    """``E[Z_v | x_t] = M x_t`` and ``Cov(Z_v | X_t) - s^2 I = W_v C_{v|t} W_v^T``."""
+    d_v = w_v.shape[1]
+    cvv, cvt, ctt = cov[:d_v, :d_v], cov[:d_v, d_v:], cov[d_v:, d_v:]
+    gain = torch.linalg.solve(ctt, cvt.T).T  # C_vt C_tt^{-1}
+    return w_v @ gain, w_v @ (cvv - gain @ cvt.T) @ w_v.T
+
+
+def _checked(w_v: Tensor, w_t: Tensor, cov: Tensor, backward: Tensor | None) -> tuple:
+    w_v, w_t, cov = (t.to(torch.float64) for t in (w_v, w_t, cov))
+    if cov.shape != (w_v.shape[1] + w_t.shape[1],) * 2:
+        raise ValueError(
+            f"cov must be square of size {w_v.shape[1] + w_t.shape[1]}, got {tuple(cov.shape)}"
+        )
+    p = w_v.shape[0]
+    g = torch.eye(p, dtype=torch.float64) if backward is None else backward.to(torch.float64)
+    if g.shape != (p, w_t.shape[0]):
+        raise ValueError(f"backward must be [{p}, {w_t.shape[0]}], got {tuple(g.shape)}")
+    return w_v, w_t, cov, g
+
+
+def ceb_bound(
+    w_v: Tensor, w_t: Tensor, cov: Tensor, noise_std: float, backward: Tensor | None = None
+) -> float:
+    """The CEB upper bound on ``I(Z_v; X_v | X_t)`` of linear-Gaussian encoders, exact.
+
+    Encoder ``e(z_v | x_v) = N(W_v x_v, s^2 I)``, backward model
+    ``b(z_v | x_t) = N(G W_t x_t, s^2 I)`` with ``G = backward`` (``[p_v, p_t]``; identity when
+    None). Returns ``E[KL(e || b)] = tr(A C A^T) / (2 s^2)`` with ``A = [W_v, -G W_t]`` and
+    ``C = cov``, in nats: the expectation of the penalty ``||mu_v - G mu_t||^2 / (2 s^2)``.
+    """
+    w_v, w_t, cov, g = _checked(w_v, w_t, cov, backward)
+    a = torch.cat([w_v, -g @ w_t], 1)
+    return float(torch.trace(a @ cov @ a.T) / (2 * noise_std**2))
+
+
+def ceb_bound_gap(
+    w_v: Tensor, w_t: Tensor, cov: Tensor, noise_std: float, backward: Tensor | None = None
+) -> float:
+    """``E_{x_t}[KL(p(z_v | x_t) || b(z_v | x_t))]``: what :func:`ceb_bound` exceeds the exact
+    redundancy ``I(Z_v; X_v | X_t)`` by (same arguments; nats, >= 0).
+
+    ``p(z_v | x_t) = N(M x_t, W_v C_{v|t} W_v^T + s^2 I)`` with ``M = W_v C_vt C_tt^{-1}``.
+    """
+    w_v, w_t, cov, g = _checked(w_v, w_t, cov, backward)
+    d_v, s2 = w_v.shape[1], noise_std**2
+    m, spread = _conditional_mean_map(w_v, cov)
+    p = w_v.shape[0]
+    c = spread + s2 * torch.eye(p, dtype=torch.float64)
+    diff = m - g @ w_t
+    mean_term = torch.trace(diff @ cov[d_v:, d_v:] @ diff.T) / s2
+    kl = 0.5 * (torch.trace(c) / s2 + mean_term - p + p * math.log(s2) - _logdet(c))
+    return float(kl)
