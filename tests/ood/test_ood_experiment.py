@@ -83,7 +83,7 @@ def test_cached_rerun_and_claims(smoke, monkeypatch) -> None:
         equal_nan=True,
     )
     verdicts = evaluate_claims(smoke["records"], load_claims("ood"))
-    assert len(verdicts) == 5 and (verdicts["n"] == 2).all()
+    assert len(verdicts) == 21 and (verdicts["n"] == 2).all()
     assert set(verdicts["verdict"]) <= {"supported", "contradicted", "inconclusive"}
 
 
