@@ -509,9 +509,11 @@ glue(
     display=False,
 )
 post_hoc = bm[bm["score"].isin(cfg["scores"])]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
 for ax, group in zip(axes, ("near", "far"), strict=True):
     heat = frames.heatmap_frame(post_hoc, "auroc", "rectified", group)
+    order = [c for c in [*cfg["shapings"], "react_val", "actfun_val", "actfun_mc"] if c in heat]
+    heat = heat.reindex(index=[s for s in cfg["scores"] if s in heat.index], columns=order)
     sns.heatmap(
         heat,
         annot=heat.map(sig3),
@@ -525,7 +527,7 @@ for ax, group in zip(axes, ("near", "far"), strict=True):
         cbar_kws={"label": "AUROC"},
     )
     ax.set(title=f"{group}-OOD", xlabel="shaping", ylabel="score" if ax is axes[0] else "")
-    ax.tick_params(axis="x", rotation=45)
+    ax.tick_params(axis="x", rotation=60)
 glue_figure(fig, "heatmap", P.label, "ood")
 summary = frames.method_table(bm, variant="rectified")
 write_download(summary, "ood-methods-rectified")
