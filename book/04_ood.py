@@ -463,7 +463,7 @@ grid = sns.catplot(
     aspect=1.4,
     sharey=False,
 )
-grid.set_xticklabels(rotation=30)
+grid.set_xticklabels(rotation=45, ha="right")
 grid.set_titles("{col_name}")
 grid.set_axis_labels("score", "rectified - raw (fraction)")
 for ax in grid.axes.flat:
