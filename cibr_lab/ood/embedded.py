@@ -1,22 +1,26 @@
 """The embedded OOD benchmark: real 28x28 data, near/far OOD sets and injected ID contamination.
 
-ID: chosen MNIST-5k digit classes. OOD sources (a registry, chosen by the profile):
-``digits_heldout`` (the other MNIST classes: near), ``animals`` (animal silhouettes: another
-source), ``textures`` (patches of skimage's brick, grass and gravel: far), ``noise`` (uniform:
-far). Contamination: real ID-class digits from another source (scikit-learn's 8x8 digits,
-upsampled to MNIST's 20x20 box) replace a known fraction of each OOD set.
+ID: chosen MNIST-5k digit classes. OOD sources (a registry, chosen by the profile), each with
+its OpenOOD group: ``digits_heldout`` (the other MNIST classes: near), ``animals`` (animal
+silhouettes, another dataset: far), ``textures`` (patches of skimage pictures with the ID
+images' mean and standard deviation: far), ``noise`` (uniform: far).
+
+Contamination, as in the ImageNet OOD sets the paper cleans: real ID-class MNIST digits held
+out of every ID split (never train, validation or test images, never degraded) replace a known
+fraction of each OOD set. The validation OOD split (its own contaminated sets, from images
+disjoint from every test set) is where every committee and shaping parameter is chosen.
 
 The OOD-R annotators stand in for the paper's human annotators (or CLIP in the full profile),
-who know what a texture or an animal is: they learn the ID classes plus one "none of them"
-label from images of every OOD source that never enter a test set (other halves of the MNIST
-and animal pools, other skimage images, smoothed noise), and see the ID digits also at low
-resolution.
+who know what a texture or an animal is: they learn the ID classes (from the ID training
+images and shifted views of them) plus one "none of them" label from an auxiliary part of every
+OOD source that enters neither a test nor a validation set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import torch
@@ -24,22 +28,27 @@ import torch
 from cibr_lab.data.embedded import load_animals, load_mnist5k
 from cibr_lab.errors import ConfigError
 
+#: the parts of every OOD source's pool: test sets, validation OOD split, annotators' data
+PARTS = ("test", "val", "aux")
+
 
 @dataclass(frozen=True)
 class OODSet:
-    """OOD images ``[N, 1, 28, 28]``, ``injected [N]`` (True = real ID-class contamination)
-    and ``item`` ids ``[N]`` (source and index) for the review outputs; ``injected`` is None
-    where no ground truth exists (the full profile)."""
+    """OOD images ``[N, 1, 28, 28]``, ``injected [N]`` (True = real ID-class contamination),
+    ``item`` ids ``[N]`` (source and index) for the review outputs and the OpenOOD ``group``
+    (``near`` or ``far``); ``injected`` is None where no ground truth exists (full profile)."""
 
     name: str
     images: torch.Tensor
     injected: np.ndarray | None
     items: list[str]
+    group: str
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """ID splits (images, labels) and the contaminated OOD sets."""
+    """ID splits (images, labels), the contaminated test and validation OOD sets, and the
+    annotators' training data (ID classes plus label ``len(classes)`` = none of them)."""
 
     classes: tuple[str, ...]
     train: tuple[torch.Tensor, torch.Tensor]
@@ -47,13 +56,28 @@ class Benchmark:
     test: tuple[torch.Tensor, torch.Tensor]
     ood: dict[str, OODSet]
     annotator_train: tuple[torch.Tensor, torch.Tensor]
-    val_ood: torch.Tensor
+    val_ood: dict[str, OODSet]
 
 
-def _half(size: int, part: str) -> np.ndarray:
-    """One fixed half of a pool's indices: the test sets and the annotators' data never meet."""
+def _part(size: int, part: str) -> np.ndarray:
+    """One fixed part of a pool's indices (half for the tests, a quarter each for validation
+    and the annotators): the three never meet."""
     order = np.random.default_rng(12345).permutation(size)
-    return order[: size // 2] if part == "test" else order[size // 2 :]
+    bounds = {
+        "test": (0, size // 2),
+        "val": (size // 2, 3 * size // 4),
+        "aux": (3 * size // 4, size),
+    }
+    lo, hi = bounds[part]
+    return order[lo:hi]
+
+
+@cache
+def _id_stats(id_classes: tuple[int, ...]) -> tuple[float, float]:
+    """Mean and standard deviation of the ID classes' pixels (MNIST-5k)."""
+    data = load_mnist5k()
+    images = data.images[np.isin(data.labels, id_classes)]
+    return float(images.mean()), float(images.std())
 
 
 def _digits_heldout(
@@ -61,33 +85,42 @@ def _digits_heldout(
 ) -> np.ndarray:
     data = load_mnist5k()
     pool = np.flatnonzero(~np.isin(data.labels, id_classes))
-    pool = pool[_half(pool.size, part)]
+    pool = pool[_part(pool.size, part)]
     return data.images[rng.choice(pool, size=min(n, pool.size), replace=False)]
 
 
 def _animals(n: int, id_classes: list[int], rng: np.random.Generator, part: str) -> np.ndarray:
     data = load_animals()
-    pool = _half(len(data.images), part)
+    pool = _part(len(data.images), part)
     return data.images[rng.choice(pool, size=min(n, pool.size), replace=False)]
 
 
+_TEXTURE_IMAGES = {
+    "test": ("brick", "grass", "gravel"),
+    "val": ("camera", "coins"),
+    "aux": ("moon", "page"),
+}
+
+
 def _textures(n: int, id_classes: list[int], rng: np.random.Generator, part: str) -> np.ndarray:
+    """Random crops resized to 28x28, each standardised to the ID pixels' mean and std (clipped
+    to [0, 1]): brightness and contrast alone tell nothing."""
     from skimage import data
 
-    names = ("brick", "grass", "gravel") if part == "test" else ("camera", "coins", "moon", "page")
-    sources = [getattr(data, name)() for name in names]
+    sources = [getattr(data, name)() for name in _TEXTURE_IMAGES[part]]
     out = np.empty((n, 1, 28, 28), np.float32)
     for i in range(n):
         img = sources[i % len(sources)]
         size = int(rng.integers(28, min(112, *img.shape)))
         r, c = rng.integers(0, img.shape[0] - size), rng.integers(0, img.shape[1] - size)
         out[i, 0] = _resize(img[r : r + size, c : c + size].astype(np.float32), 28)
-    lo, hi = out.min(axis=(1, 2, 3), keepdims=True), out.max(axis=(1, 2, 3), keepdims=True)
-    return (out - lo) / np.maximum(hi - lo, 1e-6)
+    mean, std = _id_stats(tuple(id_classes))
+    mu, sd = out.mean(axis=(1, 2, 3), keepdims=True), out.std(axis=(1, 2, 3), keepdims=True)
+    return np.clip(mean + std * (out - mu) / np.maximum(sd, 1e-6), 0, 1).astype(np.float32)
 
 
 def _noise(n: int, id_classes: list[int], rng: np.random.Generator, part: str) -> np.ndarray:
-    if part == "test":
+    if part != "aux":
         return rng.random((n, 1, 28, 28), dtype=np.float32)
     smooth = torch.nn.functional.avg_pool2d(torch.from_numpy(rng.random((n, 1, 28, 28))), 3, 1, 1)
     return smooth.float().numpy()
@@ -98,45 +131,88 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
     return torch.nn.functional.interpolate(t, size=(size, size), mode="area")[0, 0].numpy()
 
 
-#: OOD sources by name: ``fn(n, id_classes, rng, part) -> images [n, 1, 28, 28]`` in [0, 1];
-#: ``part="test"`` draws the test sets, ``part="aux"`` disjoint images for the annotators.
-OOD_SOURCES: dict[str, Callable[[int, list[int], np.random.Generator, str], np.ndarray]] = {
-    "digits_heldout": _digits_heldout,
-    "animals": _animals,
-    "textures": _textures,
-    "noise": _noise,
+@dataclass(frozen=True)
+class Source:
+    """An OOD source: ``draw(n, id_classes, rng, part) -> images [n, 1, 28, 28]`` in [0, 1]
+    (``part`` one of :data:`PARTS`, disjoint images) and its OpenOOD ``group``."""
+
+    draw: Callable[[int, list[int], np.random.Generator, str], np.ndarray]
+    group: str
+
+
+#: OOD sources by name
+OOD_SOURCES: dict[str, Source] = {
+    "digits_heldout": Source(_digits_heldout, "near"),
+    "animals": Source(_animals, "far"),
+    "textures": Source(_textures, "far"),
+    "noise": Source(_noise, "far"),
 }
 
 
-def id_digits_other_source(id_classes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's real 8x8 digits of the ID classes, upsampled into MNIST's 20x20 box and
-    padded to 28x28, in [0, 1]: ``(images [M, 1, 28, 28], labels [M])``."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    keep = np.isin(digits.target, id_classes)
-    small = torch.from_numpy(digits.images[keep] / 16.0).float()[:, None]
-    big = torch.nn.functional.interpolate(small, size=(20, 20), mode="bilinear")
-    images = torch.nn.functional.pad(big, (4, 4, 4, 4)).clamp(0, 1).numpy()
-    return images, digits.target[keep].astype(np.int64)
+def shifted_views(images: torch.Tensor, shift: int = 2) -> torch.Tensor:
+    """``images [N, 1, H, W]`` shifted by ``shift`` pixels down-right, then up-left (zeros
+    fill): ``[2N, 1, H, W]``, the annotators' extra views of the ID training images."""
+    pad = torch.nn.functional.pad(images, (shift,) * 4)
+    h, w = images.shape[-2:]
+    return torch.cat([pad[..., :h, :w], pad[..., 2 * shift :, 2 * shift :]])
 
 
-def low_resolution(images: torch.Tensor, size: int = 8) -> torch.Tensor:
-    """``images [N, 1, 28, 28]`` through a ``size x size`` bottleneck (area down, bilinear up):
-    the annotators learn to read low-resolution digits, as a human annotator can."""
-    small = torch.nn.functional.interpolate(images, size=(size, size), mode="area")
-    return torch.nn.functional.interpolate(small, size=images.shape[-2:], mode="bilinear")
+def _id_splits(
+    cfg: dict, rng: np.random.Generator
+) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], np.ndarray]:
+    """Train, val and test ``(images, labels)`` per class, and the held-out rest of the ID
+    classes' images (MNIST-5k indices, shuffled): the contamination pool."""
+    mnist = load_mnist5k()
+    sizes = [cfg["n_train_per_class"], cfg["n_val_per_class"], cfg["n_test_per_class"]]
+    splits: list[list[np.ndarray]] = [[], [], []]
+    rest = []
+    for label, cls in enumerate(cfg["id_classes"]):
+        pool = rng.permutation(np.flatnonzero(mnist.labels == cls))
+        if pool.size < sum(sizes):
+            raise ValueError(f"class {cls} has {pool.size} images, the splits need {sum(sizes)}")
+        parts = np.split(pool[: sum(sizes)], np.cumsum(sizes)[:-1])
+        for split, part in zip(splits, parts, strict=True):
+            split.append(np.column_stack([part, np.full(part.size, label)]))
+        rest.append(pool[sum(sizes) :])
+    out = []
+    for split in splits:
+        idx = np.concatenate(split)
+        out.append((torch.from_numpy(mnist.images[idx[:, 0]]), torch.from_numpy(idx[:, 1])))
+    return out, rng.permutation(np.concatenate(rest))
+
+
+def _contaminated(
+    name: str, n: int, rate: float, pool: np.ndarray, rng: np.random.Generator, part: str, cfg: dict
+) -> tuple[OODSet, np.ndarray]:
+    """One OOD set of ``n`` images of which ``round(n * rate)`` are ID-class digits taken from
+    the front of ``pool``; returns the set and the unused rest of the pool."""
+    n_inject = int(round(n * rate))
+    if n_inject > len(pool):
+        raise ValueError(
+            f"not enough held-out ID images for the contamination: {name} ({part}) needs "
+            f"{n_inject}, {len(pool)} left; lower n_*_per_class, n_ood or contamination"
+        )
+    source = OOD_SOURCES[name]
+    clean = source.draw(n - n_inject, list(cfg["id_classes"]), rng, part)
+    dirty = load_mnist5k().images[pool[:n_inject]]
+    order = rng.permutation(len(clean) + n_inject)
+    images = np.concatenate([clean, dirty])[order]
+    injected = np.r_[np.zeros(len(clean), bool), np.ones(n_inject, bool)][order]
+    labels = [f"{name}:{i}" for i in range(len(clean))]
+    labels += [f"mnist_id:{j}" for j in pool[:n_inject]]
+    items = [labels[i] for i in order]
+    images = torch.from_numpy(np.ascontiguousarray(images))
+    return OODSet(name, images, injected, items, source.group), pool[n_inject:]
 
 
 def build_benchmark(cfg: dict, seed: int = 0) -> Benchmark:
     """Build the benchmark from a profile's ``ood`` section; ``seed`` fixes splits and sets.
 
     Keys used: ``id_classes``, ``n_train_per_class``, ``n_val_per_class``,
-    ``n_test_per_class``, ``ood_sets``, ``n_ood``, ``contamination`` (fraction of each OOD
-    set replaced by ID-class digits from the other source), ``n_annotator_other`` (images per
-    source for the annotators' extra "none of the ID classes" label, disjoint from the tests),
-    ``n_val_ood`` (images per source of the validation OOD split used for tuning, drawn from
-    the same held-apart halves: never from a test set).
+    ``n_test_per_class``, ``ood_sets``, ``n_ood`` (images per test OOD set), ``n_val_ood``
+    (per validation OOD set), ``contamination`` (fraction of each OOD set, test and
+    validation, replaced by held-out ID-class digits), ``n_annotator_other`` (images per
+    source for the annotators' "none of the ID classes" label).
     """
     unknown = sorted(set(cfg["ood_sets"]) - set(OOD_SOURCES))
     if unknown:
@@ -145,55 +221,23 @@ def build_benchmark(cfg: dict, seed: int = 0) -> Benchmark:
         raise ValueError(f"contamination must lie in [0, 1), got {cfg['contamination']}")
     rng = np.random.default_rng(seed)
     id_classes = list(cfg["id_classes"])
-    mnist = load_mnist5k()
-    sizes = [cfg["n_train_per_class"], cfg["n_val_per_class"], cfg["n_test_per_class"]]
-    splits: list[list[np.ndarray]] = [[], [], []]
-    for label, cls in enumerate(id_classes):
-        pool = rng.permutation(np.flatnonzero(mnist.labels == cls))
-        if pool.size < sum(sizes):
-            raise ValueError(f"class {cls} has {pool.size} images, the splits need {sum(sizes)}")
-        for split, part in zip(
-            splits, np.split(pool[: sum(sizes)], np.cumsum(sizes)[:-1]), strict=True
-        ):
-            split.append(np.column_stack([part, np.full(part.size, label)]))
-    id_sets = []
-    for split in splits:
-        idx = np.concatenate(split)
-        id_sets.append((torch.from_numpy(mnist.images[idx[:, 0]]), torch.from_numpy(idx[:, 1])))
-    extra, _ = id_digits_other_source(id_classes)
-    extra = extra[rng.permutation(len(extra))]
-    n_inject = int(round(cfg["n_ood"] * cfg["contamination"]))
-    if n_inject * len(cfg["ood_sets"]) > len(extra):
-        raise ValueError(f"not enough contamination images ({len(extra)}) for the OOD sets")
-    ood = {}
-    for j, name in enumerate(cfg["ood_sets"]):
-        clean = OOD_SOURCES[name](cfg["n_ood"] - n_inject, id_classes, rng, "test")
-        dirty = extra[j * n_inject : (j + 1) * n_inject]
-        order = rng.permutation(len(clean) + n_inject)
-        images = np.concatenate([clean, dirty])[order]
-        injected = np.r_[np.zeros(len(clean), bool), np.ones(n_inject, bool)][order]
-        n_clean = len(clean)
-        items = [f"{name}:{i}" if i < n_clean else f"sklearn_digits:{i - n_clean}" for i in order]
-        ood[name] = OODSet(name, torch.from_numpy(np.ascontiguousarray(images)), injected, items)
+    (train, val, test), pool = _id_splits(cfg, rng)
+    ood, val_ood = {}, {}
+    for name in cfg["ood_sets"]:
+        ood[name], pool = _contaminated(
+            name, cfg["n_ood"], cfg["contamination"], pool, rng, "test", cfg
+        )
+    for name in cfg["ood_sets"]:
+        val_ood[name], pool = _contaminated(
+            name, cfg["n_val_ood"], cfg["contamination"], pool, rng, "val", cfg
+        )
     other = np.concatenate(
-        [
-            OOD_SOURCES[name](cfg["n_annotator_other"], id_classes, rng, "aux")
-            for name in OOD_SOURCES
-        ]
+        [s.draw(cfg["n_annotator_other"], id_classes, rng, "aux") for s in OOD_SOURCES.values()]
     )
-    x, y = id_sets[0]
+    x, y = train
     annotator_train = (
-        torch.cat([x, low_resolution(x), torch.from_numpy(other)]),
-        torch.cat([y, y, torch.full((len(other),), len(id_classes))]),
+        torch.cat([x, shifted_views(x), torch.from_numpy(other)]),
+        torch.cat([y, y.repeat(2), torch.full((len(other),), len(id_classes))]),
     )
-    classes = tuple(mnist.classes[c] for c in id_classes)
-    val_ood = np.concatenate(
-        [OOD_SOURCES[name](cfg["n_val_ood"], id_classes, rng, "aux") for name in OOD_SOURCES]
-    )
-    return Benchmark(
-        classes,
-        *id_sets,
-        ood=ood,
-        annotator_train=annotator_train,
-        val_ood=torch.from_numpy(val_ood),
-    )
+    classes = tuple(load_mnist5k().classes[c] for c in id_classes)
+    return Benchmark(classes, train, val, test, ood, annotator_train, val_ood)

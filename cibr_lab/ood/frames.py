@@ -40,10 +40,26 @@ def sensitivity_frame(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def method_table(frame: pd.DataFrame, variant: str = "rectified") -> pd.DataFrame:
-    """AUROC and FPR95 (mean and 95% interval over seeds, in %) per score x shaping x OOD set."""
+    """AUROC and FPR95 (fractions: mean and 95% interval over seeds, the interval clipped to
+    the metric's range [0, 1]) per score x shaping x OOD set (or group)."""
     rows = frame[(frame["variant"] == variant) & frame["metric"].isin(["auroc", "fpr95"])]
-    rows = rows.assign(value=100 * rows["value"])
-    return summarise(rows, ["score", "shaping", "ood_set", "metric"])
+    out = summarise(rows, ["score", "shaping", "ood_set", "metric"])
+    out[["ci_low", "ci_high"]] = out[["ci_low", "ci_high"]].clip(0.0, 1.0)
+    return out
+
+
+def heatmap_frame(
+    frame: pd.DataFrame, metric: str = "auroc", variant: str = "rectified", ood_set: str = "mean"
+) -> pd.DataFrame:
+    """Mean over seeds of ``metric`` as a score (rows) x shaping (columns) table, for one OOD
+    set or group; pairs left out of the grid are NaN. Rows and columns keep the records' order."""
+    rows = frame[
+        (frame["metric"] == metric) & (frame["variant"] == variant) & (frame["ood_set"] == ood_set)
+    ]
+    if rows.empty:
+        raise ValueError(f"no records for {metric}/{variant}/{ood_set}")
+    means = rows.groupby(["score", "shaping"], sort=False)["value"].mean().unstack("shaping")
+    return means.reindex(columns=list(dict.fromkeys(rows["shaping"])))
 
 
 def flagged_review(run: SeedRun) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, list[str]]:

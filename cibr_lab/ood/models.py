@@ -29,8 +29,19 @@ class SplitModel(nn.Module):
         return self.head(self.body(x))
 
 
-def small_cnn(num_classes: int = 10, width: int = 32, feature_dim: int = 128) -> SplitModel:
-    """A small CNN for 1x28x28 images; features are non-negative (post-ReLU, pooled)."""
+#: global pooling of the CNN's last feature map, by name
+POOLS = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}
+
+
+def small_cnn(
+    num_classes: int = 10, width: int = 32, feature_dim: int = 128, pool: str = "avg"
+) -> SplitModel:
+    """A small CNN for 1x28x28 images; features are non-negative (post-ReLU, pooled).
+
+    ``pool``: ``avg`` (mean over the 7x7 map: inputs with edges everywhere, such as noise,
+    add up to large features) or ``max`` (each feature is its strongest local response)."""
+    if pool not in POOLS:
+        raise ConfigError(f"unknown pool {pool!r}; valid: {', '.join(POOLS)}")
     body = nn.Sequential(
         nn.Conv2d(1, width, 3, padding=1),
         nn.BatchNorm2d(width),
@@ -43,7 +54,7 @@ def small_cnn(num_classes: int = 10, width: int = 32, feature_dim: int = 128) ->
         nn.Conv2d(2 * width, feature_dim, 3, padding=1),
         nn.BatchNorm2d(feature_dim),
         nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1),
+        POOLS[pool](1),
         nn.Flatten(),
     )
     return SplitModel(body, nn.Linear(feature_dim, num_classes))

@@ -34,7 +34,7 @@ def test_every_method_and_set_is_recorded(smoke) -> None:
         table[["score", "shaping"]].itertuples(index=False, name=None)
     )
     assert set(table["metric"]) == set(METRICS)
-    assert set(table["ood_set"]) == {*cfg["ood_sets"], "mean"}
+    assert set(table["ood_set"]) == {*cfg["ood_sets"], "mean", "near", "far"}
     assert set(table["seed"]) == {0, 1}
     assert table["value"].between(0, 1).all()
     summary = frames.method_table(table)
@@ -83,7 +83,7 @@ def test_cached_rerun_and_claims(smoke, monkeypatch) -> None:
         equal_nan=True,
     )
     verdicts = evaluate_claims(smoke["records"], load_claims("ood"))
-    assert len(verdicts) == 5 and (verdicts["n"] == 2).all()
+    assert len(verdicts) == 21 and (verdicts["n"] == 2).all()
     assert set(verdicts["verdict"]) <= {"supported", "contradicted", "inconclusive"}
 
 
@@ -95,3 +95,53 @@ def test_review_outputs(smoke, tmp_path) -> None:
     assert paths["sheet"].read_text().count("data:image/png;base64,") == n_flagged
     samples = frames.score_samples(smoke["run"], [("energy", "none"), ("energy", "actfun")])
     assert set(samples["set"]) == {"id_test", *smoke["run"].bench.ood}
+
+
+def test_group_means_average_their_sets(smoke) -> None:
+    table = frames.benchmark_frame(smoke["records"])
+    rows = table.query("seed == 0 and score == 'msp' and shaping == 'none' and metric == 'auroc'")
+    rows = rows[rows["variant"] == "raw"].set_index("ood_set")["value"]
+    far = [n for n, s in smoke["run"].bench.ood.items() if s.group == "far"]
+    assert rows["far"] == pytest.approx(rows[far].mean())
+    assert rows["near"] == pytest.approx(rows["digits_heldout"])
+
+
+def test_heatmap_frame(smoke) -> None:
+    table = frames.benchmark_frame(smoke["records"])
+    heat = frames.heatmap_frame(table, "auroc", "rectified", "mean")
+    assert heat.index.is_unique and heat.columns.is_unique
+    values = heat.to_numpy().ravel()
+    values = values[~np.isnan(values)]
+    assert ((0 <= values) & (values <= 1)).all()
+    assert np.isnan(heat.loc["knn", "dice"])  # left out of the grid: equals knn + none
+    cell = table.query(
+        "score == 'energy' and shaping == 'actfun' and ood_set == 'mean' "
+        "and variant == 'rectified' and metric == 'auroc'"
+    )["value"].mean()
+    assert heat.loc["energy", "actfun"] == pytest.approx(cell)
+    with pytest.raises(ValueError, match="no records for auroc/rectified/svhn"):
+        frames.heatmap_frame(table, "auroc", "rectified", "svhn")
+    summary = frames.method_table(table)
+    assert summary["ci_low"].between(0, 1).all() and summary["ci_high"].between(0, 1).all()
+
+
+def test_committee_parameters_come_from_the_validation_split_only(smoke, monkeypatch) -> None:
+    seen = []
+    original = experiment.select_committee
+
+    def spy(probs, truth, ks, thresholds):
+        seen.append((np.asarray(probs).shape, np.asarray(truth).copy()))
+        return original(probs, truth, ks, thresholds)
+
+    monkeypatch.setenv("CIBR_LAB_RESULTS", str(smoke["root"]))
+    monkeypatch.setattr(experiment, "select_committee", spy)
+    run = experiment.prepare("smoke", 0, device="cpu")
+    ((shape, truth),) = seen
+    val_sets = run.bench.val_ood.values()
+    assert shape[1] == sum(len(s.images) for s in val_sets) == len(run.features["val_ood"])
+    assert np.array_equal(truth, np.concatenate([s.injected for s in val_sets]))
+    k, threshold = int(run.committee_params["k"]), run.committee_params["threshold"]
+    assert k in run.cfg["committee_k"] and threshold in run.cfg["committee_threshold"]
+    for committee in run.committees.values():  # the test sets get the chosen rule
+        assert (committee.k, committee.threshold) == (k, threshold)
+    assert run.val_keep.shape == truth.shape

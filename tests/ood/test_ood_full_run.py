@@ -144,7 +144,7 @@ def test_every_method_and_set_is_recorded_for_every_seed(full_run) -> None:
     assert table.groupby(["score", "shaping"]).ngroups == expected
     std = protocols()["openood_cifar10"]["std"]  # ODIN steps in pixel units on normalised inputs
     assert full_run["run"].score_params == {"odin": {"input_std": std}}
-    assert set(table["ood_set"]) == {*cfg["ood_sets"], "mean"}
+    assert set(table["ood_set"]) == {*cfg["ood_sets"], "mean", "near", "far"}
     assert set(table["seed"]) == {0, 1}
     assert table["value"].between(0, 1).all()
     sens = full_run["tables"]["sensitivity"]
@@ -265,6 +265,8 @@ def test_imagenet_protocol_runs_on_folder_and_list_sets(tmp_path, monkeypatch) -
     assert set(table["ood_set"]) == {
         *protocols()["openood_imagenet"]["profile"]["ood_sets"],
         "mean",
+        "near",
+        "far",
     }
     assert set(tables["records"]["profile"]) == {"full-imagenet"}
     oodr = tables["oodr"].query("stat == 'n_flagged'")

@@ -10,6 +10,7 @@ from cibr_lab.ood.oodr import (
     contact_sheet_html,
     counts_per_dataset,
     precision_recall,
+    select_committee,
     votes_table,
 )
 
@@ -105,3 +106,29 @@ def test_contact_sheet_is_self_contained(tmp_path) -> None:
     assert int.from_bytes(png[16:20], "big") == 56  # width after 2x upscaling
     with pytest.raises(ValueError, match="3 images for 2 captions"):
         contact_sheet_html(images, ["a", "b"], tmp_path / "x.html")
+
+
+def test_select_committee_maximises_f1_on_a_constructed_case() -> None:
+    # images 0-1 injected; image 2 a confusable OOD image that two annotators call class 1
+    top = [[0, 0, 0], [2, 2, 1], [1, 1, 0], [0, 1, 2]]
+    conf = [[0.95] * 3, [0.8, 0.8, 0.6], [0.6, 0.6, 0.9], [0.9] * 3]
+    truth = np.array([True, True, False, False])
+    k, threshold, f1 = select_committee(_probs(top, conf), truth, [1, 2, 3], [0.5, 0.7, 0.9])
+    # k=2, threshold 0.7: flags 0 and 1 only (image 2's two votes are below 0.7)
+    assert (k, threshold, f1) == (2, 0.7, 1.0)
+    flagged = committee_filter(_probs(top, conf), k, threshold).flagged
+    assert precision_recall(flagged, truth)["precision"] == 1.0
+    # a lenient rule catches image 2 too: precision 2/3, recall 1
+    lenient = committee_filter(_probs(top, conf), 2, 0.5).flagged
+    stats = precision_recall(lenient, truth)
+    assert stats["precision"] == pytest.approx(2 / 3) and stats["recall"] == 1.0
+
+
+def test_select_committee_bad_inputs() -> None:
+    probs = _probs([[0, 0]], [[0.9, 0.9]])
+    with pytest.raises(ValueError, match="the committee grid is empty"):
+        select_committee(probs, np.array([True]), [], [0.5])
+    with pytest.raises(ValueError, match="hold no injected image"):
+        select_committee(probs, np.array([False]), [1], [0.5])
+    with pytest.raises(ValueError, match=r"truth has shape \(2,\)"):
+        select_committee(probs, np.array([True, False]), [1], [0.5])

@@ -168,9 +168,9 @@ def build_full_benchmark(cfg: dict, root: str | Path | None = None) -> FullBench
     ood = {}
     for name in cfg["ood_sets"]:
         subset = capped(ood_sets[name], cfg["n_ood"], rng)
-        ood[name] = OODSet(
-            name, loader(subset, bs), None, [f"{name}:{i}" for i in items_of(subset)]
-        )
+        group = "near" if name in sets["near"] else "far"
+        items = [f"{name}:{i}" for i in items_of(subset)]
+        ood[name] = OODSet(name, loader(subset, bs), None, items, group)
     (val_ood,) = sets["val_ood"].values()
     return FullBenchmark(
         classes=class_names(protocol),

@@ -96,3 +96,36 @@ def annotate(
             probs = [model(x.to(device)).softmax(dim=1).cpu() for x in images.split(batch_size)]
         out.append(torch.cat(probs).double().numpy())
     return np.stack(out)
+
+
+def select_committee(
+    probs: np.ndarray | torch.Tensor,
+    truth: np.ndarray,
+    ks: list[int],
+    thresholds: list[float],
+) -> tuple[int, float, float]:
+    """The ``(k, threshold)`` of the grid whose flags best match ``truth`` (F1 of precision and
+    recall; ties keep the first grid point, ``ks`` outer), with that F1.
+
+    Parameters
+    ----------
+    probs : ``[m, N, C]`` annotator probabilities on the *validation* OOD images.
+    truth : ``[N]`` booleans, True where an ID image was injected.
+    ks, thresholds : the candidate values (non-empty).
+    """
+    truth = np.asarray(truth, dtype=bool)
+    if not ks or not thresholds:
+        raise ValueError(f"the committee grid is empty: ks={ks}, thresholds={thresholds}")
+    if truth.ndim != 1 or truth.size != np.shape(probs)[1]:
+        raise ValueError(f"truth has shape {truth.shape}, probs {np.shape(probs)}: need [N]")
+    if not truth.any():
+        raise ValueError("the validation OOD sets hold no injected image: nothing to select on")
+    best: tuple[int, float, float] | None = None
+    for k in ks:
+        for threshold in thresholds:
+            stats = precision_recall(committee_filter(probs, k, threshold).flagged, truth)
+            p, r = stats["precision"], stats["recall"]
+            f1 = 0.0 if not (p + r > 0) else 2 * p * r / (p + r)
+            if best is None or f1 > best[2]:
+                best = (int(k), float(threshold), f1)
+    return best
