@@ -21,7 +21,6 @@ TINY = {
     "log_every": 1,
     "full_zeroshot": ["eurosat"],
     "lams": {"ceb": [0.5]},
-    "headline": {"ceb": 0.5},
 }
 
 
