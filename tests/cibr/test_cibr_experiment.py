@@ -7,10 +7,10 @@ import pytest
 
 from cibr_lab.cibr.experiment import (
     check_seeds,
+    chosen_arms,
     methods,
     run,
     select_lambdas,
-    chosen_arms,
     validation_grid,
 )
 from cibr_lab.errors import ConfigError
