@@ -124,13 +124,15 @@ glue(
 sample = make_scenes(6, seed=0, captions_per_image=1)
 shifted = make_scenes(6, seed=0, captions_per_image=1, shift=True)
 fig, axes = plt.subplots(2, 6, figsize=(12, 5.2))
-for row, data in zip(axes, (sample, shifted), strict=True):
-    for ax, image, caption in zip(row, data.images, data.captions, strict=True):
-        ax.imshow(image.permute(1, 2, 0).numpy())
-        words = caption.removesuffix(".").split()
-        lines = [" ".join(words[i : i + 3]) for i in range(0, len(words), 3)]
-        ax.set_title("\n".join(lines), fontsize=9)
-        ax.axis("off")
+for ax, image, caption in zip(axes[0], sample.images, sample.captions, strict=True):
+    ax.imshow(image.permute(1, 2, 0).numpy())
+    words = caption.removesuffix(".").split()
+    ax.set_title("\n".join(" ".join(words[i : i + 3]) for i in range(0, len(words), 3)), fontsize=9)
+for ax, image in zip(axes[1], shifted.images, strict=True):
+    ax.imshow(image.permute(1, 2, 0).numpy())
+    ax.set_title("shifted background", fontsize=9)
+for ax in axes.flat:
+    ax.axis("off")
 fig.tight_layout()
 glue_figure(fig, "scenes", P.label, "cibr")
 glue("factor_levels", ", ".join(f"{k} {v}" for k, v in levels().items()), display=False)
@@ -300,6 +302,7 @@ for ax, (side, part) in zip(axes, probes.groupby("side", sort=False), strict=Tru
         label="chance",
     )
     ax.set(title=f"{side} embedding", xlabel="factor (* = nuisance)", ylabel="probe accuracy")
+    ax.tick_params(axis="x", labelrotation=30)
     ax.set_ylim(0, 1)
     ax.legend(fontsize=9, loc="upper right")
 fig.tight_layout()
