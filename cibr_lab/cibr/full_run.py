@@ -89,14 +89,18 @@ def train_and_evaluate_full(
 ) -> dict[str, float]:
     """Fine-tune (unless ``fine_tune`` is False: the untouched pretrained model) and evaluate."""
     register_models()
+    # the data is checked (a missing file names its path) before any weights are downloaded
+    data = KarpathyCaptions("coco", "train") if fine_tune else None
+    for name in RETRIEVAL_SETS:
+        KarpathyCaptions(name, "test")
     torch.manual_seed(seed)
     model, _, transform = open_clip.create_model_and_transforms(
         cfg["model"], pretrained=cfg["pretrained"], device=device, output_dict=True
     )
     tokenizer = get_tokenizer(cfg["model"], on_overflow="truncate")
     timing: dict[str, float] = {}
-    if fine_tune:
-        data = KarpathyCaptions("coco", "train", transform=transform)
+    if data is not None:
+        data.transform = transform
         loss_fn = training_loss(model, estimator, lam, cfg["sigma"])
         batches = CaptionBatches(
             data, tokenizer(data.captions), torch.Generator().manual_seed(seed)
