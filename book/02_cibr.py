@@ -211,7 +211,7 @@ out = model(batch.images, tokenizer(batch.captions))
 terms = loss_fn(out["image_features"], out["text_features"], out["logit_scale"], output_dict=True)
 sum(terms.values()).backward()
 optimizer.step()
-print({name: round(float(value), 4) for name, value in terms.items()})
+print({name: round(value.item(), 4) for name, value in terms.items()})
 
 # %% [markdown]
 # `terms` is open_clip's loss convention (`contrastive_loss`, plus `cibr_loss` = $\lambda$ times
