@@ -39,7 +39,7 @@ def dense_recall(img, txt, t2i, k):
 
 def bench_steps(steps: int, rounds: int) -> None:
     cpu = torch.device("cpu")
-    data = make_scenes(2048, seed=0, spurious=0.9, captions_per_image=2)
+    data = make_scenes(2048, seed=0, captions_per_image=2)
     tokens = get_tokenizer("cibr-tiny")(data.captions)
     arms = {
         "ClipLoss": lambda: ClipLoss(),

@@ -40,6 +40,10 @@ METHOD_COLOURS = {
     # the implicit-IB toy's controls (01)
     "clip_no_wd": "#56b4e9",
     "wd_only": "#949494",
+    # the embedded ceb grid: below 0.02 the `ceb-<lam>` shading saturates, so named here
+    "ceb-0.003": "#de8f05",
+    "ceb-0.01": "#b35806",
+    "ceb-0.03": "#7f3b08",
     # MI estimators (01)
     "infonce": "#0173b2",
     "mine": "#029e73",

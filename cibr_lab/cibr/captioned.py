@@ -39,15 +39,13 @@ class CaptionedSet:
         return self.images.shape[0]
 
 
-def text_nuisance(m: int, gen: torch.Generator, style: Tensor | None = None) -> dict[str, Tensor]:
-    """Draw the text-only nuisance codes of ``m`` captions (``style`` may be given)."""
+def text_nuisance(m: int, gen: torch.Generator) -> dict[str, Tensor]:
+    """Text-only nuisance codes ``[m]`` of ``m`` captions: independent uniform draws."""
     words = load_asset("scenes")
     return {
         "filler": torch.randint(len(words["filler"]), (m,), generator=gen),
         "synonym": torch.randint(2, (m,), generator=gen),
-        "style": torch.randint(len(words["style"]), (m,), generator=gen)
-        if style is None
-        else style,
+        "style": torch.randint(len(words["style"]), (m,), generator=gen),
     }
 
 

@@ -1,16 +1,18 @@
 """The chapter's experiment: CLIP (lambda = 0) against CIBR-ceb and CIBR-mine, paired per seed.
 
-For every seed the data and the initial weights are shared by all methods (a paired design);
-each (method, seed) run is a record (``cached_run``: an interrupted sweep resumes), with its
-learning curve beside it as CSV. A ``compare`` record per seed holds the metrics of CLIP and of
-each estimator's headline lambda under ``<method>/<metric>`` names, which the claims in
-``configs/claims/cibr.yaml`` difference per seed.
+Lambda is chosen per estimator on validation seeds (disjoint from the test seeds); the test
+seeds then run CLIP and each estimator at its chosen lambda. For every seed the data and the
+initial weights are shared by all methods (a paired design); each (method, seed) run is a
+record (``cached_run``: an interrupted sweep resumes), with its learning curve beside it as
+CSV. A ``compare`` record per test seed holds the metrics of CLIP and of each chosen arm under
+``<method>/<metric>`` names, which the claims in ``configs/claims/cibr.yaml`` difference per
+seed.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -22,10 +24,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cibr_lab.cibr.captioned import CaptionedSet
+from cibr_lab.cibr.captioned import TEXT_NUISANCE, CaptionedSet
 from cibr_lab.cibr.evaluate import evaluate_suite
 from cibr_lab.cibr.loss import training_loss
 from cibr_lab.cibr.model import create_model, get_tokenizer
+from cibr_lab.cibr.scenes import IMAGE_NUISANCE
 from cibr_lab.cibr.suite import CURVE, PROBES, RETRIEVAL, ZEROSHOT, build_data
 from cibr_lab.cibr.train import CaptionBatches, TrainConfig, train
 from cibr_lab.errors import ConfigError
@@ -99,6 +102,8 @@ def train_and_evaluate(
     evals = curve[curve["kind"] == "eval"]
     trains = curve[curve["kind"] == "train"]
     metrics["curve_auc_zs_acc1"] = float(evals["curve_zs_acc1"].mean())
+    late = evals[evals["step"] >= 0.8 * cfg["steps"]]["curve_zs_acc1"]
+    metrics["curve_late_gain"] = float(late.iloc[-1] - late.iloc[0])
     metrics["s_per_step"] = float(
         trains["s_per_step"].iloc[1:].mean() if len(trains) > 1 else trains["s_per_step"].mean()
     )
@@ -107,17 +112,15 @@ def train_and_evaluate(
 
 
 def summary_metrics(m: Mapping[str, float]) -> dict[str, float]:
-    """Means over tasks: zero-shot acc1, retrieval R@1 (both ways), nuisance-probe accuracy."""
+    """Means over tasks: zero-shot acc1, retrieval R@1 (both ways), and the nuisance probes'
+    accuracy above chance (``probe_<image|text>_nuisance``, mean over each modality's factors)."""
     zs = [v for k, v in m.items() if k.startswith("zs_") and k.endswith("_acc1")]
     ret = [v for k, v in m.items() if k.startswith("ret_") and k.endswith("recall@1")]
-    img_nuis = [m[f"probe_scenes_shift_image_{f}"] for f in ("texture", "noise", "mark")]
-    txt_nuis = [m[f"probe_scenes_shift_text_{f}"] for f in ("filler", "synonym", "style")]
-    return {
-        "zs_mean_acc1": float(np.mean(zs)),
-        "ret_mean_recall@1": float(np.mean(ret)),
-        "probe_image_nuisance": float(np.mean(img_nuis)),
-        "probe_text_nuisance": float(np.mean(txt_nuis)),
-    }
+    out = {"zs_mean_acc1": float(np.mean(zs)), "ret_mean_recall@1": float(np.mean(ret))}
+    for side, factors in (("image", IMAGE_NUISANCE), ("text", TEXT_NUISANCE)):
+        keys = [f"probe_{PROBES[0]}_{side}_{f}" for f in factors]
+        out[f"probe_{side}_nuisance"] = float(np.mean([m[k] - m[f"{k}_chance"] for k in keys]))
+    return out
 
 
 def _hashable(v: Any) -> Any:
@@ -179,16 +182,72 @@ def _job(profile: Profile, method: Method, seed: int, device: str | None) -> dic
     )
 
 
-def write_comparison(profile: Profile, seed: int, runs: Mapping[str, Mapping[str, Any]]) -> None:
-    """The per-seed ``compare`` record: CLIP's and each headline method's metrics, prefixed.
+def check_seeds(cfg: Mapping[str, Any]) -> None:
+    """Refuse validation seeds that are also test seeds (lambda must be chosen on unseen data)."""
+    shared = sorted(set(cfg["validation_seeds"]) & set(cfg["test_seeds"]))
+    if shared:
+        raise ConfigError(
+            f"cibr.validation_seeds and cibr.test_seeds must be disjoint; both hold {shared}"
+        )
+    if not cfg["validation_seeds"]:
+        raise ConfigError("cibr.validation_seeds is empty: lambda needs validation runs")
+
+
+def validation_grid(cfg: Mapping[str, Any]) -> list[tuple[Method, int]]:
+    """Every (estimator, lambda) of ``cfg["lams"]`` on every validation seed."""
+    return [
+        (Method(est, float(lam)), seed)
+        for seed in cfg["validation_seeds"]
+        for est, lams in cfg["lams"].items()
+        for lam in lams
+    ]
+
+
+def select_lambdas(
+    records: Sequence[Mapping[str, Any]], cfg: Mapping[str, Any]
+) -> dict[str, float]:
+    """Each estimator's lambda with the highest mean ``cfg["select_metric"]`` over the
+    validation seeds (ties: the smallest lambda).
+
+    ``records`` are run records (``experiment``, ``seed``, ``metrics``); records of any other
+    seed, test seeds included, are ignored. A missing validation run is a ``ValueError``.
+    """
+    key, seeds = cfg["select_metric"], set(cfg["validation_seeds"])
+    scores: dict[tuple[str, int], float] = {
+        (r["experiment"], int(r["seed"])): float(r["metrics"][key])
+        for r in records
+        if int(r["seed"]) in seeds
+    }
+    chosen = {}
+    for est, lams in cfg["lams"].items():
+        means = {}
+        for lam in sorted(float(v) for v in lams):
+            label = Method(est, lam).label
+            missing = sorted(s for s in seeds if (label, s) not in scores)
+            if missing:
+                raise ValueError(f"no validation record of {label} for seeds {missing}")
+            means[lam] = float(np.mean([scores[(label, s)] for s in seeds]))
+        best = max(means.values())
+        chosen[est] = min(lam for lam, v in means.items() if v == best)
+    return chosen
+
+
+def chosen_arms(cfg: Mapping[str, Any], chosen: Mapping[str, float]) -> list[Method]:
+    """The arms run on the test seeds: the untouched model (full profile), CLIP and each
+    estimator at its chosen lambda."""
+    arms = [m for m in methods(cfg) if m.lam == 0]
+    return arms + [Method(est, float(lam)) for est, lam in chosen.items()]
+
+
+def write_comparison(
+    profile: Profile, seed: int, chosen: Mapping[str, float], runs: Mapping[str, Mapping]
+) -> None:
+    """The per-seed ``compare`` record: CLIP's and each chosen arm's metrics, prefixed by
+    ``clip/`` or the estimator name, plus ``<estimator>/lam`` (the chosen lambda).
 
     ``runs`` maps a method label to this seed's record of that method."""
-    cfg = profile.section(CHAPTER)
-    arms = {
-        "clip": "clip",
-        **{est: f"{est}-{float(lam):g}" for est, lam in cfg["headline"].items()},
-    }
-    metrics = {}
+    arms = {"clip": "clip", **{est: Method(est, lam).label for est, lam in chosen.items()}}
+    metrics = {f"{est}/lam": float(lam) for est, lam in chosen.items()}
     for name, label in arms.items():
         metrics |= {f"{name}/{k}": v for k, v in runs[label]["metrics"].items()}
     for name in arms:
@@ -206,60 +265,75 @@ def write_comparison(profile: Profile, seed: int, runs: Mapping[str, Mapping[str
     )
 
 
-def _finished_arms(profile: Profile, seed: int) -> dict[str, dict[str, Any]] | None:
-    """Every arm's current record of ``seed`` (from any shard), or None if one is missing."""
+def _find(profile: Profile, method: Method, seed: int) -> dict[str, Any] | None:
     cfg = profile.section(CHAPTER)
-    runs = {}
-    for method in methods(cfg):
-        found = find_record(
-            CHAPTER,
-            method.label,
-            profile=profile.label,
-            seed=seed,
-            config=job_config(cfg, method),
-        )
-        if found is None:
-            return None
-        runs[method.label] = found
-    return runs
+    return find_record(
+        CHAPTER, method.label, profile=profile.label, seed=seed, config=job_config(cfg, method)
+    )
 
 
-def run(
-    profile: Profile, device: str | None = None, shard: Shard = WHOLE
-) -> dict[str, pd.DataFrame]:
-    """Run (or resume) every method and seed (``shard``: this slice of the method x seed grid);
-    return tidy tables of the records on disk.
-
-    Each seed's ``compare`` record is written by the shard that finds all of its arms done.
-    Tables: ``metrics`` (one row per run and metric, with ``method``, ``estimator``, ``lam``),
-    ``curves`` (the training logs of the embedded runs), ``cost`` (seconds per step per run).
-    """
-    cfg = profile.section(CHAPTER)
-    grid = [(m, s) for s in profile.seeds for m in methods(cfg)]
-    jobs = shard.take(grid)
-    if cfg["workers"] > 1:
-        with ProcessPoolExecutor(cfg["workers"], mp_context=get_context("spawn")) as pool:
+def _run_jobs(
+    profile: Profile, jobs: Sequence[tuple[Method, int]], device: str | None, workers: int
+) -> None:
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             args = zip(*[(profile, m, s, device) for m, s in jobs], strict=True)
             list(pool.map(_job, *args))
     else:
         for m, s in jobs:
             _job(profile, m, s, device)
-    for seed in profile.seeds:
-        runs = _finished_arms(profile, seed)
-        if runs is not None:
-            write_comparison(profile, seed, runs)
-    records = load_records(profile=profile.label, chapter=CHAPTER)
-    records = records[records["seed"].isin(profile.seeds)]
-    metrics = records[records["experiment"] != "compare"]
+
+
+def _curves(profile: Profile, grid: Sequence[tuple[Method, int]]) -> pd.DataFrame:
     paths = [(curves_path(profile.label, m.label, s), m.label, s) for m, s in grid]
-    curves = pd.concat(
+    return pd.concat(
         [pd.read_csv(p).assign(method=label, seed=s) for p, label, s in paths if p.exists()]
         or [pd.DataFrame(columns=["step", "kind", "method", "seed"])],
         ignore_index=True,
     )
+
+
+def run(profile: Profile, device: str | None = None, shard: Shard = WHOLE) -> dict[str, Any]:
+    """Choose lambda on the validation seeds, then run CLIP and the chosen arms on the test
+    seeds (``shard``: this slice of each phase's method x seed grid); return tidy tables.
+
+    Phase 1 trains every (estimator, lambda) of ``cfg["lams"]`` on ``cfg["validation_seeds"]``;
+    :func:`select_lambdas` picks each estimator's lambda from those records alone. Phase 2
+    trains :func:`chosen_arms` on ``cfg["test_seeds"]`` and writes each seed's ``compare``
+    record once all its arms are done. A shard that finds another shard's validation runs
+    unfinished stops after phase 1. Tables: ``validation`` and ``metrics`` (one row per run and
+    metric), ``chosen`` (estimator -> lambda, empty until phase 1 is complete), ``curves`` (the
+    training logs of the test runs), ``cost`` (seconds per step per test run).
+    """
+    cfg = profile.section(CHAPTER)
+    check_seeds(cfg)
+    val_grid = validation_grid(cfg)
+    _run_jobs(profile, shard.take(val_grid), device, cfg["workers"])
+    val_records = [_find(profile, m, s) for m, s in val_grid]
+    records = load_records(profile=profile.label, chapter=CHAPTER)
+    val_labels = {m.label for m, _ in val_grid}
+    validation = records[
+        records["seed"].isin(cfg["validation_seeds"]) & records["experiment"].isin(val_labels)
+    ]
+    tables: dict[str, Any] = {"validation": validation, "chosen": {}}
+    if any(r is None for r in val_records):
+        return tables | {"metrics": records.iloc[:0], "curves": _curves(profile, []), "cost": None}
+    chosen = select_lambdas(val_records, cfg)
+    test_grid = [(m, s) for s in cfg["test_seeds"] for m in chosen_arms(cfg, chosen)]
+    _run_jobs(profile, shard.take(test_grid), device, cfg["workers"])
+    for seed in cfg["test_seeds"]:
+        runs = {m.label: _find(profile, m, seed) for m in chosen_arms(cfg, chosen)}
+        if all(r is not None for r in runs.values()):
+            write_comparison(profile, seed, chosen, runs)
+    records = load_records(profile=profile.label, chapter=CHAPTER)
+    test_labels = {m.label for m, _ in test_grid}
+    metrics = records[
+        records["seed"].isin(cfg["test_seeds"]) & records["experiment"].isin(test_labels)
+    ]
     cost = metrics[metrics["metric"] == "s_per_step"][["method", "seed", "value"]]
-    return {
+    return tables | {
+        "chosen": chosen,
         "metrics": metrics,
-        "curves": curves,
+        "curves": _curves(profile, test_grid),
         "cost": cost.rename(columns={"value": "s_per_step"}),
     }

@@ -1,13 +1,18 @@
-"""Procedural captioned scenes with shared factors and modality-specific nuisance.
+"""Procedural captioned scenes: shared factors in both modalities, nuisance in one only.
 
-Each scene shows one shape. Shared factors (in the image *and* the caption): shape, colour, size,
-position (quadrant). Image-only nuisance: background texture, pixel-noise level, a corner mark.
-Text-only nuisance: filler words, a synonym set, a style token. The class is the shape. With
-``spurious = p``, the background texture and the style token equal the shape's index with
-probability ``p`` (else uniform): a nuisance spuriously correlated with the class. A training
-split uses ``p > 0``, the shifted test split ``p = 0``. Everything is drawn from one seeded
-generator and rendered in batches (no per-pixel or per-sample loops; only the caption strings
-are assembled per caption).
+Each scene shows one shape. Shared factors (in the image *and* the caption): shape, colour,
+size, position (a 3 x 3 grid). Image-only nuisance: background colour, background texture,
+pixel-noise level, the corner of a small white mark. Text-only nuisance: filler words, a
+synonym set, a style token. The class is the shape.
+
+Independence is by construction: every nuisance code is drawn from its own uniform stream,
+never from the class or the other shared factors, so no nuisance of one modality can be
+predicted from the other modality. The shared factors of consecutive blocks of
+``n_combinations()`` scenes are a random permutation of all combinations, so in a set of at
+most that many scenes no two images share a caption's content (retrieval is not capped by
+caption-mates). ``shift=True`` paints the backgrounds from a second palette never seen in
+training (a shift of image-only nuisance). Everything is drawn from one seeded generator and
+rendered in batches; only the caption strings are assembled per caption.
 """
 
 from __future__ import annotations
@@ -21,10 +26,22 @@ from cibr_lab.cibr.assets import load_asset
 from cibr_lab.cibr.captioned import CaptionedSet, join_caption, text_nuisance
 
 SHARED = ("shape", "colour", "size", "position")
-IMAGE_NUISANCE = ("texture", "noise", "mark")
+IMAGE_NUISANCE = ("background", "texture", "noise", "mark")
 _CHUNK = 2048
-_RADIUS = (0.11, 0.19)
-_CENTRES = ((0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7))  # (x, y) of the four quadrants
+_RADIUS = (0.11, 0.17)
+_GRID = (0.25, 0.5, 0.75)
+_MARK = 3
+
+
+def levels() -> dict[str, int]:
+    """Number of values of every shared and image-only factor (from ``scenes.json``)."""
+    words = load_asset("scenes")
+    return {k: len(words[k]) for k in SHARED + IMAGE_NUISANCE}
+
+
+def n_combinations() -> int:
+    """Number of distinct shared-factor combinations (distinct caption contents)."""
+    return math.prod(levels()[k] for k in SHARED)
 
 
 def _shape_masks(dx: Tensor, dy: Tensor, r: Tensor) -> Tensor:
@@ -38,89 +55,102 @@ def _shape_masks(dx: Tensor, dy: Tensor, r: Tensor) -> Tensor:
 
 
 def _textures(xs: Tensor, ys: Tensor, phase: Tensor) -> Tensor:
-    """``[B, 4, H, W]`` grey backgrounds: plain, stripes, checker, dots (random phases)."""
+    """``[B, 4, H, W]`` brightness offsets: plain, stripes, checker, dots (random phases)."""
     sx, sy = torch.sin(2 * math.pi * (4 * xs + phase)), torch.sin(2 * math.pi * (4 * ys + phase))
-    plain = torch.full_like(sx * sy, 0.5)
-    stripes = 0.5 + 0.2 * torch.sign(torch.sin(2 * math.pi * (6 * ys + phase)))
-    stripes = stripes.expand_as(plain)
-    checker = 0.5 + 0.2 * torch.sign(sx * sy)
-    dots = 0.4 + 0.35 * (sx * sy > 0.6).float()
+    plain = torch.zeros_like(sx * sy)
+    stripes = (0.15 * torch.sign(torch.sin(2 * math.pi * (6 * ys + phase)))).expand_as(plain)
+    checker = 0.15 * torch.sign(sx * sy)
+    dots = 0.3 * (sx * sy > 0.6).float()
     return torch.stack([plain, stripes, checker, dots], 1)
 
 
-def render_scenes(factors: dict[str, Tensor], gen: torch.Generator, size: int = 32) -> Tensor:
-    """Images ``[N, 3, size, size]`` in [0, 1] for the given factor codes (``[N]`` each)."""
+def render_scenes(
+    factors: dict[str, Tensor], gen: torch.Generator, size: int = 32, shift: bool = False
+) -> Tensor:
+    """Images ``[N, 3, size, size]`` in [0, 1] for the given factor codes (``[N]`` each).
+
+    ``shift`` takes the background colours from ``background_shift`` instead of ``background``.
+    """
     words = load_asset("scenes")
     n = factors["shape"].shape[0]
     grid = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     ys, xs = grid.view(1, size, 1), grid.view(1, 1, size)
-    centres = torch.tensor(_CENTRES)[factors["position"]]
-    centres = centres + 0.06 * (2 * torch.rand(n, 2, generator=gen) - 1)
+    cells = torch.tensor(_GRID)
+    pos = factors["position"]
+    centres = torch.stack([cells[pos % 3], cells[pos // 3]], 1)
+    centres = centres + 0.03 * (2 * torch.rand(n, 2, generator=gen) - 1)
     radius = torch.tensor(_RADIUS)[factors["size"]] * (
         1 + 0.1 * (2 * torch.rand(n, generator=gen) - 1)
     )
     phase = torch.rand(n, 1, 1, generator=gen)
     noise_std = torch.tensor(words["noise"])[factors["noise"]].view(n, 1, 1, 1)
     rgb = torch.tensor(list(words["colour_rgb"].values()))[factors["colour"]].view(n, 3, 1, 1)
+    palette = torch.tensor(words["background_shift" if shift else "background"])
+    tint = palette[factors["background"]].view(n, 3, 1, 1)
     dx, dy = xs - centres[:, 0, None, None], ys - centres[:, 1, None, None]
     pick = lambda stack, idx: stack.gather(1, idx.view(n, 1, 1, 1).expand(-1, 1, size, size))
     mask = pick(_shape_masks(dx, dy, radius.view(n, 1, 1)), factors["shape"])
-    background = pick(_textures(xs, ys, phase), factors["texture"])
+    background = tint + pick(_textures(xs, ys, phase), factors["texture"])
     images = background * (1 - mask) + rgb * mask
     images = images + noise_std * torch.randn(n, 3, size, size, generator=gen)
-    images[:, :, :3, :3] = torch.where(
-        factors["mark"].view(n, 1, 1, 1).bool(), 1.0, images[:, :, :3, :3]
-    )
+    top, left = factors["mark"] // 2 == 0, factors["mark"] % 2 == 0
+    rows = torch.arange(size).view(1, size, 1)
+    cols = torch.arange(size).view(1, 1, size)
+    in_rows = torch.where(top.view(n, 1, 1), rows < _MARK, rows >= size - _MARK)
+    in_cols = torch.where(left.view(n, 1, 1), cols < _MARK, cols >= size - _MARK)
+    images = torch.where((in_rows & in_cols).unsqueeze(1), 1.0, images)
     return images.clamp_(0.0, 1.0)
 
 
-def _draw_factors(n: int, spurious: float, gen: torch.Generator) -> dict[str, Tensor]:
-    words = load_asset("scenes")
-    levels = {k: len(words[k]) for k in ("shape", "colour", "size", "position", "texture", "noise")}
-    factors = {k: torch.randint(v, (n,), generator=gen) for k, v in levels.items()}
-    factors["mark"] = torch.randint(2, (n,), generator=gen)
-    tied = torch.rand(n, generator=gen) < spurious
-    factors["texture"] = torch.where(tied, factors["shape"], factors["texture"])
+def draw_factors(n: int, gen: torch.Generator) -> dict[str, Tensor]:
+    """Codes ``[n]`` of every shared and image-only factor.
+
+    Shared factors: consecutive blocks of :func:`n_combinations` scenes run through a random
+    permutation of all combinations. Image-only nuisance: independent uniform draws.
+    """
+    counts = levels()
+    total = n_combinations()
+    blocks = -(-n // total)
+    combo = torch.cat([torch.randperm(total, generator=gen) for _ in range(blocks)])[:n]
+    factors = {}
+    for k in SHARED:
+        factors[k] = combo % counts[k]
+        combo = combo // counts[k]
+    for k in IMAGE_NUISANCE:
+        factors[k] = torch.randint(counts[k], (n,), generator=gen)
     return factors
 
 
 def make_scenes(
     n: int,
     seed: int,
-    spurious: float = 0.0,
     captions_per_image: int = 1,
     size: int = 32,
+    shift: bool = False,
     name: str = "scenes",
 ) -> CaptionedSet:
     """``n`` captioned scenes, deterministic in ``seed``; labels are the shape.
 
-    ``spurious`` in [0, 1]: probability that the texture (per image) and the style token (per
-    caption) equal the shape index. ``captions_per_image`` captions per image differ in their
-    text nuisance only. Rendering runs ``_CHUNK`` images at a time (a fixed constant, since the
-    random stream depends on it).
+    ``captions_per_image`` captions per image differ in their text nuisance only. ``shift``
+    paints the backgrounds from the held-out palette. Rendering runs ``_CHUNK`` images at a
+    time (a fixed constant, since the random stream depends on it).
     """
-    words = load_asset("scenes")
-    if not 0.0 <= spurious <= 1.0:
-        raise ValueError(f"spurious must lie in [0, 1], got {spurious}")
     if n < 1 or captions_per_image < 1:
-        raise ValueError("n and captions_per_image must be positive")
-    if not len(words["shape"]) == len(words["texture"]) == len(words["style"]):
-        raise ValueError("scenes.json needs as many textures and styles as shapes")
+        raise ValueError(
+            f"n and captions_per_image must be positive, got n={n}, "
+            f"captions_per_image={captions_per_image}"
+        )
+    words = load_asset("scenes")
     gen = torch.Generator().manual_seed(seed)
-    factors = _draw_factors(n, spurious, gen)
+    factors = draw_factors(n, gen)
     images = torch.cat(
         [
-            render_scenes({k: v[s : s + _CHUNK] for k, v in factors.items()}, gen, size)
+            render_scenes({k: v[s : s + _CHUNK] for k, v in factors.items()}, gen, size, shift)
             for s in range(0, n, _CHUNK)
         ]
     )
     t2i = torch.arange(n).repeat_interleave(captions_per_image)
-    m = t2i.numel()
-    tied = torch.rand(m, generator=gen) < spurious
-    style = torch.where(
-        tied, factors["shape"][t2i], torch.randint(len(words["style"]), (m,), generator=gen)
-    )
-    tf = text_nuisance(m, gen, style=style)
+    tf = text_nuisance(t2i.numel(), gen)
     vocab = {k: list(words[k].values()) for k in SHARED}
     codes = {k: factors[k][t2i].tolist() for k in SHARED}
     captions = []

@@ -20,16 +20,17 @@ from cibr_lab.errors import ConfigError
 SPLIT_SEED = 12345
 #: Zero-shot tasks: (set, prompt key, label factor or None = the set's labels).
 ZEROSHOT = (
+    ("scenes_id", "scene_colour", "colour"),
+    ("scenes_shift", "scene_colour", "colour"),
     ("scenes_id", "scene_shape", None),
     ("scenes_shift", "scene_shape", None),
-    ("scenes_shift", "scene_colour", "colour"),
     ("digits", "digits", None),
     ("animals", "animals", None),
 )
-RETRIEVAL = ("scenes_id", "scenes_shift", "digits")
-PROBES = ("scenes_shift",)
+RETRIEVAL = ("scenes_id", "scenes_shift")
+PROBES = ("scenes_id",)
 #: The quick metric followed during training (the learning curves).
-CURVE = (("scenes_shift", "scene_shape", None), ("digits", "digits", None))
+CURVE = (("scenes_shift", "scene_colour", "colour"), ("digits", "digits", None))
 
 
 def _real(loader, family: str, n_train: int, n_test: int, seed: int, k: int):
@@ -58,17 +59,15 @@ def build_embedded(
 ) -> tuple[CaptionedSet, dict[str, CaptionedSet]]:
     """``(train mixture, {set name: eval set})`` for one run seed and the chapter settings."""
     k = cfg["captions_per_image"]
-    scenes_train = make_scenes(cfg["n_scenes_train"], seed, cfg["spurious"], k, name="scenes_train")
+    scenes_train = make_scenes(cfg["n_scenes_train"], seed, k, name="scenes_train")
     digits = _real(load_mnist5k, "digits", cfg["n_digits_train"], cfg["n_digits_test"], seed, k)
     animals = _real(load_animals, "animals", cfg["n_animals_train"], cfg["n_animals_test"], seed, k)
     train = concat_sets("train", [scenes_train, digits["train"], animals["train"]])
     test_seed = seed + 10_000
     suite = {
-        "scenes_id": make_scenes(
-            cfg["n_scenes_test"], test_seed, cfg["spurious"], k, name="scenes_id"
-        ),
+        "scenes_id": make_scenes(cfg["n_scenes_test"], test_seed, k, name="scenes_id"),
         "scenes_shift": make_scenes(
-            cfg["n_scenes_test"], test_seed + 1, 0.0, k, name="scenes_shift"
+            cfg["n_scenes_test"], test_seed + 1, k, shift=True, name="scenes_shift"
         ),
         "digits": digits["test"],
         "animals": animals["test"],

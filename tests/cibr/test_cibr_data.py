@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 import torch
+from scipy.stats import chi2_contingency
 
 from cibr_lab.cibr.assets import load_asset
-from cibr_lab.cibr.captioned import caption_labelled_images, concat_sets, to_rgb32
+from cibr_lab.cibr.captioned import caption_labelled_images, concat_sets, text_nuisance, to_rgb32
+from cibr_lab.cibr.evaluate import probe_factors
 from cibr_lab.cibr.model import create_model, get_tokenizer
-from cibr_lab.cibr.scenes import make_scenes
+from cibr_lab.cibr.scenes import IMAGE_NUISANCE, SHARED, draw_factors, make_scenes, n_combinations
 from cibr_lab.cibr.tokenizer import CaptionTokenizer
 
 torch.set_num_threads(1)
@@ -44,21 +48,67 @@ def test_images_depend_on_their_factors():
     f, x = data.image_factors, data.images
     red = x[:, 0].mean((1, 2)) - x[:, 2].mean((1, 2))
     assert red[f["colour"] == 0].mean() > red[f["colour"] == 2].mean() + 0.02
-    corner = x[:, :, :3, :3].mean((1, 2, 3))
-    assert (corner[f["mark"] == 1] == 1.0).all()
-    left = (x[:, :, :, :16] - x[:, :, :, 16:].flip(-1)).abs().mean((1, 2, 3))
-    assert left.gt(0).all()
+    corners = {0: x[:, :, :3, :3], 1: x[:, :, :3, -3:], 2: x[:, :, -3:, :3], 3: x[:, :, -3:, -3:]}
+    for corner, pixels in corners.items():
+        assert (pixels[f["mark"] == corner] == 1.0).all()
+    dark = x[f["background"] == 0].mean()
+    light = x[f["background"] == 1].mean()
+    assert light > dark + 0.2
 
 
-@pytest.mark.parametrize("spurious, expected", [(1.0, 1.0), (0.0, 0.25)])
-def test_spurious_split_ties_texture_and_style_to_the_class(spurious, expected):
-    data = make_scenes(4000, seed=2, spurious=spurious)
-    tex = (data.image_factors["texture"] == data.labels).float().mean()
-    sty = (data.text_factors["style"] == data.labels[data.text_to_image]).float().mean()
-    assert float(tex) == pytest.approx(expected, abs=0.03)
-    assert float(sty) == pytest.approx(expected, abs=0.03)
-    with pytest.raises(ValueError, match="spurious"):
-        make_scenes(4, seed=0, spurious=1.5)
+def test_shift_repaints_only_the_background():
+    base, shifted = make_scenes(64, seed=3), make_scenes(64, seed=3, shift=True)
+    assert base.captions == shifted.captions
+    for k, v in base.image_factors.items():
+        assert torch.equal(v, shifted.image_factors[k])
+    changed = (base.images != shifted.images).float().mean((1, 2, 3))
+    assert changed.gt(0.2).all()
+
+
+def _chi2_p(a: torch.Tensor, b: torch.Tensor) -> float:
+    table = torch.zeros(int(a.max()) + 1, int(b.max()) + 1)
+    table.index_put_((a, b), torch.ones(len(a)), accumulate=True)
+    return float(chi2_contingency(table.numpy())[1])
+
+
+def test_nuisance_is_drawn_independently_of_the_shared_factors():
+    gen = torch.Generator().manual_seed(0)
+    factors = draw_factors(20_000, gen)
+    for nuisance in IMAGE_NUISANCE:
+        for shared in SHARED:
+            assert _chi2_p(factors[nuisance], factors[shared]) > 1e-4, (nuisance, shared)
+    text = text_nuisance(20_000, gen)
+    for nuisance, codes in text.items():
+        assert _chi2_p(codes, factors["shape"]) > 1e-4, nuisance
+    # the check has power: a 10% coupling of texture to shape is found at once
+    tied = torch.rand(20_000, generator=gen) < 0.1
+    coupled = torch.where(tied, factors["shape"], factors["texture"])
+    assert _chi2_p(coupled, factors["shape"]) < 1e-10
+
+
+def test_every_test_caption_content_is_unique():
+    n = n_combinations()
+    assert n == 4 * 4 * 2 * 9
+    data = make_scenes(n, seed=5)
+    contents = set(zip(*(data.image_factors[k].tolist() for k in SHARED), strict=True))
+    assert len(contents) == n
+    twice = make_scenes(2 * n, seed=5)
+    keys = list(zip(*(twice.image_factors[k].tolist() for k in SHARED), strict=True))
+    assert set(Counter(keys).values()) == {2}
+
+
+def test_probe_chance_is_the_majority_rate_of_each_factor():
+    data = make_scenes(n_combinations(), seed=6)
+    noise = torch.randn(len(data), 16, generator=torch.Generator().manual_seed(0))
+    out = probe_factors(noise, data.image_factors, "p", seed=0)
+    for name, values in data.image_factors.items():
+        levels = int(values.max()) + 1
+        assert out[f"p_{name}_chance"] == pytest.approx(1 / levels, abs=0.15)
+        # an embedding that carries nothing stays near chance
+        assert out[f"p_{name}"] < out[f"p_{name}_chance"] + 0.15
+    colour = data.image_factors["colour"]
+    onehot = torch.nn.functional.one_hot(colour, 4).float() + 0.01 * noise[:, :4]
+    assert probe_factors(onehot, {"colour": colour}, "q", 0)["q_colour"] == 1.0
 
 
 def test_captioned_digits_and_concat():

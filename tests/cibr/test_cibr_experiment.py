@@ -1,10 +1,19 @@
-"""The experiment driver on a tiny profile: records, paired comparison, claims, resume."""
+"""The experiment driver on a tiny profile: validation-seed lambda choice, records, paired
+comparison, claims, resume."""
 
 from __future__ import annotations
 
 import pytest
 
-from cibr_lab.cibr.experiment import methods, run
+from cibr_lab.cibr.experiment import (
+    check_seeds,
+    chosen_arms,
+    methods,
+    run,
+    select_lambdas,
+    validation_grid,
+)
+from cibr_lab.errors import ConfigError
 from cibr_lab.results import evaluate_claims, load_claims, load_records
 from cibr_lab.runtime import get_profile
 
@@ -20,7 +29,11 @@ TINY = {
     "log_every": 1,
     "eval_every": 2,
     "curve_n": 32,
+    "lams": {"ceb": [0.01, 0.5], "mine": [0.5]},
+    "test_seeds": [0, 1],
+    "validation_seeds": [7],
 }
+KEY = "zs_scenes_shift_scene_colour_acc1"
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +41,64 @@ def outcome(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CIBR_LAB_RESULTS", str(root))
-        profile = get_profile("smoke", overrides={"cibr": TINY}, seeds=[0, 1])
+        profile = get_profile("smoke", overrides={"cibr": TINY})
         return profile, run(profile), root
 
 
-def test_every_method_and_seed_has_a_record_and_a_curve(outcome):
+def _record(label: str, seed: int, value: float) -> dict:
+    return {"experiment": label, "seed": seed, "metrics": {KEY: value}}
+
+
+def test_lambda_selection_reads_validation_seeds_only():
+    cfg = {"lams": {"ceb": [0.1, 0.01]}, "validation_seeds": [5, 6], "select_metric": KEY}
+    val = [_record("ceb-0.01", 5, 0.6), _record("ceb-0.01", 6, 0.4)]
+    val += [_record("ceb-0.1", 5, 0.3), _record("ceb-0.1", 6, 0.5)]
+    assert select_lambdas(val, cfg) == {"ceb": 0.01}
+    # test-seed records that favour the other value change nothing
+    planted = [_record("ceb-0.1", 0, 1.0), _record("ceb-0.01", 0, 0.0)]
+    assert select_lambdas(val + planted, cfg) == {"ceb": 0.01}
+    # a tie goes to the smaller lambda
+    tie = [_record("ceb-0.01", s, 0.5) for s in (5, 6)] + [
+        _record("ceb-0.1", s, 0.5) for s in (5, 6)
+    ]
+    assert select_lambdas(tie, cfg) == {"ceb": 0.01}
+    with pytest.raises(ValueError, match=r"no validation record of ceb-0.1 for seeds \[6\]"):
+        select_lambdas(val[:3] + planted, cfg)
+
+
+def test_validation_and_test_seeds_must_be_disjoint():
+    cfg = get_profile("smoke").section("cibr")
+    assert not set(cfg["validation_seeds"]) & set(cfg["test_seeds"])
+    embedded = get_profile("embedded").section("cibr")
+    assert not set(embedded["validation_seeds"]) & set(embedded["test_seeds"])
+    with pytest.raises(ConfigError, match=r"must be disjoint; both hold \[1\]"):
+        check_seeds({**cfg, "test_seeds": [0, 1], "validation_seeds": [1, 9]})
+    with pytest.raises(ConfigError, match="validation_seeds is empty"):
+        check_seeds({**cfg, "validation_seeds": []})
+    with pytest.raises(ConfigError, match="must be disjoint"):
+        run(get_profile("smoke", overrides={"cibr": {**TINY, "validation_seeds": [1]}}))
+
+
+def test_grid_on_validation_seeds_and_chosen_arms_on_test_seeds(outcome):
     profile, tables, _ = outcome
-    labels = [m.label for m in methods(profile.section("cibr"))]
-    assert labels == ["clip", "ceb-0.5", "mine-0.5"]
+    cfg = profile.section("cibr")
+    assert [(m.label, s) for m, s in validation_grid(cfg)] == [
+        ("ceb-0.01", 7),
+        ("ceb-0.5", 7),
+        ("mine-0.5", 7),
+    ]
+    validation = tables["validation"]
+    assert set(validation["seed"]) == {7}
+    scores = validation[validation["metric"] == KEY].set_index("experiment")["value"]
+    best = scores[["ceb-0.01", "ceb-0.5"]].max()
+    assert tables["chosen"]["ceb"] == min(
+        lam for lam in (0.01, 0.5) if scores[f"ceb-{lam:g}"] == best
+    )
+    labels = [m.label for m in chosen_arms(cfg, tables["chosen"])]
+    assert labels[0] == "clip" and labels[2] == "mine-0.5"
+    assert [m.label for m in methods(cfg)] == ["clip", "ceb-0.01", "ceb-0.5", "mine-0.5"]
     metrics = tables["metrics"]
+    assert set(metrics["seed"]) == {0, 1}
     assert sorted(metrics["experiment"].unique()) == sorted(labels)
     per_run = metrics.groupby(["experiment", "seed"])["metric"].nunique()
     assert len(per_run) == 6 and per_run.nunique() == 1
@@ -44,9 +106,11 @@ def test_every_method_and_seed_has_a_record_and_a_curve(outcome):
         "zs_mean_acc1",
         "ret_mean_recall@1",
         "probe_image_nuisance",
+        "probe_text_nuisance",
         "gap_scenes_shift",
         "s_per_step",
         "curve_auc_zs_acc1",
+        "curve_late_gain",
     } <= set(metrics["metric"])
     assert metrics.loc[metrics["metric"] == "zs_mean_acc1", "value"].between(0, 1).all()
     curves = tables["curves"]
@@ -60,21 +124,25 @@ def test_comparison_record_pairs_methods_by_seed(outcome):
     compare = records[records["experiment"] == "compare"].pivot_table(
         index="seed", columns="metric", values="value"
     )
+    assert sorted(compare.index) == [0, 1]
     metrics = tables["metrics"]
+    label = f"ceb-{tables['chosen']['ceb']:g}"
     for seed in (0, 1):
-        own = metrics[(metrics["experiment"] == "ceb-0.5") & (metrics["seed"] == seed)]
+        own = metrics[(metrics["experiment"] == label) & (metrics["seed"] == seed)]
         value = own.loc[own["metric"] == "zs_mean_acc1", "value"].item()
         assert compare.loc[seed, "ceb/zs_mean_acc1"] == pytest.approx(value)
+        assert compare.loc[seed, "ceb/lam"] == tables["chosen"]["ceb"]
         assert compare.loc[seed, "clip/step_cost_ratio"] == pytest.approx(1.0)
     verdicts = evaluate_claims(records, load_claims("cibr")).set_index("id")
-    assert verdicts.loc["cibr-ceb-zeroshot", "n"] == 2
+    assert verdicts.loc["cibr-ceb-robust", "n"] == 2
     assert verdicts.loc["cibr-full-zeroshot-7", "verdict"] == "not testable here"
 
 
 def test_a_second_run_reads_the_records_instead_of_training(outcome, monkeypatch):
     profile, _, root = outcome
     monkeypatch.setenv("CIBR_LAB_RESULTS", str(root))  # the autouse fixture isolates each test
-    (path,) = (root / profile.label / "cibr").glob("ceb-0.5-seed0-*.json")
-    before = path.stat().st_mtime_ns
+    (path,) = (root / profile.label / "cibr").glob("clip-seed0-*.json")
+    (val,) = (root / profile.label / "cibr").glob("mine-0.5-seed7-*.json")
+    before = path.stat().st_mtime_ns, val.stat().st_mtime_ns
     run(profile)
-    assert path.stat().st_mtime_ns == before
+    assert (path.stat().st_mtime_ns, val.stat().st_mtime_ns) == before

@@ -23,7 +23,6 @@ TINY = {
     "log_every": 1,
     "full_zeroshot": ["eurosat"],
     "lams": {"ceb": [0.5]},
-    "headline": {"ceb": 0.5},
 }
 
 
@@ -51,8 +50,13 @@ def test_full_profile_arms_and_missing_data(tmp_path, monkeypatch):
     assert Method("mine", 0.5).label == "mine-0.5"
     monkeypatch.setenv("CIBR_LAB_DATA", str(tmp_path))
     profile = get_profile("full", overrides={"cibr": TINY}, seeds=[0])
-    with pytest.raises(FileNotFoundError, match=r"dataset_coco\.json"):
+    downloads = []
+    monkeypatch.setattr(
+        "open_clip.create_model_and_transforms", lambda *a, **k: downloads.append(a)
+    )
+    with pytest.raises(FileNotFoundError, match=rf"missing {tmp_path}/coco/dataset_coco\.json"):
         run(profile)
+    assert downloads == []  # the data is checked before any weights are fetched
 
 
 def test_coco_csv_reads_back_through_open_clip_trains_csv_loader(fixture_data, tmp_path):

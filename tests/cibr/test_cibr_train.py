@@ -33,7 +33,7 @@ def test_warmup_cosine_values():
 
 @pytest.fixture(scope="module")
 def setup():
-    data = make_scenes(64, seed=0, spurious=0.5, captions_per_image=2)
+    data = make_scenes(64, seed=0, captions_per_image=2)
     tok = get_tokenizer("cibr-tiny")
     return data, tok(data.captions)
 
