@@ -219,10 +219,11 @@ def _tuning_jobs(
                                  "random", method, seed, key, label))  # fmt: skip
         else:
             for values in mpts_candidates(settings):
-                traj = {k: values[k] for k in TRAJECTORY_KEYS}
+                picked = {k: chosen_recipe[k] for k in RECIPE_KEYS}
+                picked.update({k: values[k] for k in TRAJECTORY_KEYS})
                 method = build_method(
                     {"strategy": "mpts", "mmd": True},
-                    _shared(ds, {**chosen_recipe, **traj}),
+                    _shared(ds, picked),
                     values["mmd_weight"],
                 )
                 label = candidate_label(values)
@@ -286,7 +287,7 @@ def _run_job(job: Job, device: str | None, progress: bool, threads: int | None) 
 
 def _run_all(jobs: list[Job], device: str | None, workers: int, progress: bool) -> list[float]:
     """Check every curve (:func:`check_runs`), then run them (in ``workers`` processes)."""
-    check_runs({f"{j.experiment}/seed{j.seed}": (j.method, j.protocol, _job_data(j)) for j in jobs})
+    check_runs({j.experiment: (j.method, j.protocol, _job_data(j)) for j in jobs})
     if workers == 1:
         return [_run_job(job, device, progress, None) for job in jobs]
     context = multiprocessing.get_context("spawn")
@@ -364,8 +365,8 @@ def run(
     curves in that many processes (one torch thread each); the records do not depend on it.
     ``shard`` runs one slice of the test grid (every shard runs, or loads, the tuning stage); a
     (seed, dataset) summary record is written by the shard that finds all its curves done.
-    Every curve of a stage is checked (:func:`cibr_lab.al.preflight.check_runs`) before the
-    first one trains.
+    Every curve of the grid (test curves with the first grid point's values) is checked
+    (:func:`cibr_lab.al.preflight.check_runs`) before the first one trains.
     """
     prof = (
         profile
@@ -374,6 +375,14 @@ def run(
     )
     settings = prof.section(CHAPTER)
     test_seeds = list(settings["test_seeds"] if seeds is None else seeds)
+    preview = {**recipe_candidates(settings)[0], **mpts_candidates(settings)[0]}
+    check_runs(
+        {
+            j.experiment: (j.method, j.protocol, _job_data(j))
+            for j in _tuning_jobs(prof.label, settings, "mpts", preview)
+            + _test_jobs(prof.label, settings, test_seeds, preview)
+        }
+    )  # the whole grid, before the tuning stage trains anything
     tuning = tune(prof.label, {**settings, "test_seeds": test_seeds}, device, workers)
     grid = _test_jobs(prof.label, settings, test_seeds, tuning["chosen"])
     _run_all(shard.take(grid), device, workers, progress)
