@@ -19,7 +19,15 @@ TRAIN = {
     "n_snapshots": 2,
     "cycle_steps": 4,
 }
-METHODS = ["random", "entropy_swa", "mpts", "trajectory_no_mmd", "random_mpts_recipe"]
+METHODS = [
+    "random",
+    "entropy_swa",
+    "badge",
+    "mpts",
+    "trajectory_no_mmd",
+    "mmd_no_trajectory",
+    "random_mpts_recipe",
+]
 TINY = {
     "datasets": {
         "digits": {
