@@ -166,8 +166,8 @@ from cibr_lab.al import Pool, TrainConfig, get_net, get_strategy, train
 
 data = load_al_data("digits", pool_size=500, test_size=300)
 pool = Pool.random_initial(500, 20, np.random.default_rng(0))
-recipe = TrainConfig(steps=100, swa=True, swa_lr=0.01, n_snapshots=3, cycle_steps=50,
-                     mmd_weight=0.1)
+recipe = TrainConfig(steps=100, weight_decay=0.01, swa=True, swa_lr=0.1, swa_lr_min=0.01,
+                     n_snapshots=3, cycle_steps=50, mmd_weight=0.1)
 torch.manual_seed(0)
 net = get_net("mlp", data.in_shape, data.n_classes, hidden=64)
 lab, unl = torch.as_tensor(pool.labeled), torch.as_tensor(pool.unlabeled)
