@@ -64,7 +64,7 @@ from cibr_lab.al.diagnostics import MC_SAMPLES
 from cibr_lab.al.experiment import run
 from cibr_lab.al.manifold import feature_alignment
 from cibr_lab.info.mmd import DEFAULT_SCALES
-from cibr_lab.plots import facet_lines, glue_figure, method_palette, set_theme, t_interval
+from cibr_lab.plots import glue_figure, method_palette, set_theme, t_interval
 from cibr_lab.results import evaluate_claims, load_claims, load_records, mean_ci, summarise
 from cibr_lab.results.claims import ALPHA, POWER
 from cibr_lab.results.present import (
@@ -87,6 +87,7 @@ tables = run(P, seeds=seeds, device=str(dev), workers=workers)  # tuning, then e
 curves, aubcs, tuning = tables["curves"], tables["aubc"], tables["tuning"]
 chosen = tables["chosen"].iloc[0].to_dict()
 CHANCE = 0.1  # ten balanced classes in both settings
+PANELS = {"height": 3.2, "aspect": 1.2, "facet_kws": {"sharex": False, "sharey": False}}
 confirm, explore = cfg["tune_dataset"], next(d for d in cfg["datasets"] if d != cfg["tune_dataset"])
 glue("confirm", confirm, display=False)
 glue("explore", explore, display=False)
@@ -246,8 +247,8 @@ for key, value in chosen.items():
 # %% tags=["hide-input"]
 main = curves[curves["group"] == "main"]
 names = sorted(main["method"].unique())
-fg = facet_lines(main, x="n_labels", y="accuracy", hue="method", col="dataset",
-                 palette=method_palette(names))
+fg = sns.relplot(data=main, x="n_labels", y="accuracy", hue="method", col="dataset",
+                 kind="line", errorbar=t_interval, palette=method_palette(names), **PANELS)
 for ax in fg.axes.flat:
     ax.axhline(CHANCE, ls=":", color="grey", label="chance")
 fg.set_titles("{col_name}")
@@ -309,8 +310,8 @@ paired = main[main["method"] != "random"].copy()
 paired["vs random"] = paired["accuracy"].to_numpy() - ref.reindex(
     pd.MultiIndex.from_frame(paired[["dataset", "seed", "round"]])).to_numpy()
 others = sorted(paired["method"].unique())
-fg = facet_lines(paired, x="n_labels", y="vs random", hue="method", col="dataset",
-                 palette=method_palette(others))
+fg = sns.relplot(data=paired, x="n_labels", y="vs random", hue="method", col="dataset",
+                 kind="line", errorbar=t_interval, palette=method_palette(others), **PANELS)
 for ax in fg.axes.flat:
     ax.axhline(0, ls=":", color="grey", label="random")
 fg.set_titles("{col_name}")
