@@ -51,7 +51,6 @@ seeds = None  # None: the section's test seeds
 # %% tags=["hide-input", "remove-stderr"]
 import os
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
