@@ -32,6 +32,7 @@ METHOD_COLOURS = {
     "mmd_no_trajectory": "#b8850a",
     "random_swa": "#3c3c3c",
     "entropy_swa": "#001c7f",
+    "random_mpts_recipe": "#7f7f00",
     # CIBR (01, 02): the untouched and the CLIP arms; `ceb-<lam>` / `mine-<lam>` below
     "pretrained": "#949494",
     "clip": "#0173b2",

@@ -110,7 +110,7 @@ def test_paths_follow_environment(monkeypatch, tmp_path):
         ({"cibr": {"validation_seeds": 7}}, "cibr.validation_seeds: expected list"),
         ({"cibr": {"select_metric": 3}}, "cibr.select_metric: expected str, got 3"),
         ({"ood": {"id_classes": [0, -1]}}, r"ood.id_classes\[1\]: expected int>=0, got -1"),
-        ({"al": {"snapshot_counts": [2, 0]}}, r"al.snapshot_counts\[1\]: expected int>=1, got 0"),
+        ({"al": {"tune_steps": [2, 0]}}, r"al.tune_steps\[1\]: expected int>=1, got 0"),
     ],
 )
 def test_profile_values_are_typed_and_ranged(overrides, message):
@@ -122,10 +122,10 @@ def test_nested_values_and_new_keys_are_checked():
     smoke = get_profile("smoke").section("al")
     datasets = {**smoke["datasets"]}
     datasets["digits"] = {**datasets["digits"], "train": {**datasets["digits"]["train"]}}
-    datasets["digits"]["train"]["swa_start"] = 2.0
-    with pytest.raises(ConfigError, match=r"al.datasets.digits.train.swa_start: expected prob"):
+    datasets["digits"]["train"]["momentum"] = 2.0
+    with pytest.raises(ConfigError, match=r"al.datasets.digits.train.momentum: expected prob"):
         get_profile("smoke", {"al": {"datasets": datasets}})
-    datasets["digits"]["train"]["swa_start"] = 0.5
+    datasets["digits"]["train"]["momentum"] = 0.5
     datasets["digits"]["train"]["new_knob"] = 1
     with pytest.raises(ConfigError, match="no schema entry for key 'new_knob'"):
         get_profile("smoke", {"al": {"datasets": datasets}})

@@ -86,20 +86,24 @@ def test_cli_shard_and_a_bad_shard(tmp_path, monkeypatch, capsys):
 
 def test_al_shards_write_the_curves_and_summaries_of_one_run(tmp_path, monkeypatch):
     train = {
-        "epochs": 4, "batch_size": 8, "lr": 0.01, "unlabeled_batch_size": 8, "swa_start": 0.5,
-        "swa_lr": 0.01, "swa_lr_min": 0.001, "n_snapshots": 2,
+        "steps": 4, "batch_size": 8, "lr": 0.01, "unlabeled_batch_size": 8, "swa_lr": 0.03,
+        "swa_lr_min": 0.003, "n_snapshots": 2, "cycle_steps": 2,
     }  # fmt: skip
     digits = {
         "source": "digits", "net": "mlp", "net_options": {"hidden": 8}, "pool_size": 60,
-        "test_size": 60, "n_initial": 10, "query_size": 10, "n_rounds": 1, "train": train,
+        "test_size": 60, "n_initial": 10, "query_size": 10, "n_rounds": 1, "n_seeds": 2,
+        "run_methods": ["random", "entropy_swa", "mpts"], "train": train,
     }  # fmt: skip
     methods = get_profile("smoke").section("al")["methods"]
     tiny = {
         "datasets": {"digits": digits},
-        "methods": {k: methods[k] for k in ("random", "entropy", "mpts")},
-        "sweep_dataset": "digits",
-        "mmd_weights": [0.5],
-        "snapshot_counts": [1],
+        "methods": {k: methods[k] for k in ("random", "entropy_swa", "mpts")},
+        "tune_dataset": "digits",
+        "validation_test_size": 20,
+        "tune_lrs": [0.01],
+        "tune_steps": [4],
+        "tune_mmd_weights": [0.5],
+        "tune_trajectories": [[2, 2]],
     }
     profile = get_profile("smoke", {"al": tiny}, seeds=[0, 1])
     whole = _run(monkeypatch, tmp_path / "one", "al", profile, [Shard()])

@@ -118,3 +118,29 @@ def load_al_data(
         torch.from_numpy(y_test.astype(np.int64)),
         n_classes,
     )
+
+
+def validation_split(data: ALData, test_size: int, split_seed: int = 0) -> ALData:
+    """A validation task carved out of ``data``'s pool: ``test_size`` pool points
+    (class-stratified) become the validation test set, the rest the validation pool.
+
+    The test set of ``data`` is never touched, so choices made on the validation task do not
+    see the points the reported numbers are measured on.
+    """
+    n = data.y_pool.shape[0]
+    if not 0 < test_size < n:
+        raise ConfigError(
+            f"validation_test_size must be in (0, {n}) for {data.name}, got {test_size}"
+        )
+    y = data.y_pool.numpy()
+    held = _stratified_take(y, test_size, np.random.default_rng(split_seed))
+    rest = torch.from_numpy(np.setdiff1d(np.arange(n), held))
+    held = torch.from_numpy(np.sort(held))
+    return ALData(
+        f"{data.name}-validation",
+        data.x_pool[rest],
+        data.y_pool[rest],
+        data.x_pool[held],
+        data.y_pool[held],
+        data.n_classes,
+    )

@@ -5,13 +5,16 @@ Loss per step (labelled batch ``(x_l, y_l)``, unlabelled batch ``x_u`` drawn fro
     CE(f(x_l), y_l) + mmd_weight * MMD^2(h(x_l), h(x_u))
 
 with ``h`` the penultimate features (one forward pass over the concatenated batches, so batch
-norm sees both) and ``cibr_lab.info.mmd2`` (multi-bandwidth Gaussian kernel, unbiased). With
-``swa``, the last ``1 - swa_start`` of the epochs form a trajectory phase of ``n_snapshots``
-learning-rate cycles (linear decay from ``swa_lr`` to ``swa_lr_min``; equal values give a
-constant rate); at the end of each cycle the weights are averaged into the SWA model and kept as
-a snapshot. The SWA model, with batch-norm statistics recomputed on the labelled set, is the
-reported model. ``augment`` applies random crops and flips to labelled image batches (the
-full profile's CIFAR-10 / SVHN recipe).
+norm sees both) and ``cibr_lab.info.mmd2`` (multi-bandwidth Gaussian kernel, unbiased).
+
+The recipe is counted in optimizer steps, not epochs, so every labelled-set size gets the same
+number of updates: ``steps`` base steps with a learning rate decaying linearly from ``lr`` to
+``lr_min``, then (with ``swa``) a trajectory phase of ``n_snapshots`` cycles of
+``cycle_steps`` steps, each restarting at ``swa_lr`` (above the base ``lr``) and decaying
+linearly to ``swa_lr_min`` (:func:`lr_schedule`). At the end of each cycle the weights are
+averaged into the SWA model (``torch.optim.swa_utils.AveragedModel``) and kept as a snapshot;
+the SWA model, with batch-norm statistics recomputed on the labelled set (``update_bn``), is
+the reported model. ``augment`` applies random crops and flips to labelled image batches.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, update_bn
@@ -40,23 +44,35 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 
+def _check_int(key: str, value: object, minimum: int, context: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"train {key} must be an int >= {minimum}{context}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """How each round's model is trained (the same budget for every strategy)."""
+    """How each round's model is trained, in optimizer steps (the same for every set size).
 
-    epochs: int = 20
+    ``lr_min`` None keeps the base rate constant. With ``swa`` the trajectory phase adds
+    ``n_snapshots * cycle_steps`` steps whose cycles restart at ``swa_lr``, which must exceed
+    ``lr`` (a restart above the base rate moves the weights out of the basin the base phase
+    found, so the snapshots differ).
+    """
+
+    steps: int = 200
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3
+    lr_min: float | None = None
     weight_decay: float = 0.0
     momentum: float = 0.9
     mmd_weight: float = 0.0
     unlabeled_batch_size: int = 64
     swa: bool = False
-    swa_start: float = 0.5
-    swa_lr: float = 1e-3
+    swa_lr: float = 3e-3
     swa_lr_min: float = 1e-3
-    n_snapshots: int = 5
+    n_snapshots: int = 4
+    cycle_steps: int = 50
     augment: bool = False
 
     def __post_init__(self) -> None:
@@ -65,49 +81,67 @@ class TrainConfig:
                 f"unknown optimizer {self.optimizer!r}; "
                 f"valid optimizers: {', '.join(sorted(OPTIMIZERS))}"
             )
-        if self.epochs < 1 or self.batch_size < 2 or self.unlabeled_batch_size < 2:
-            raise ValueError("epochs must be >= 1 and batch sizes >= 2")
+        for key, minimum in (("steps", 1), ("batch_size", 2), ("unlabeled_batch_size", 2)):
+            _check_int(key, getattr(self, key), minimum)
+        if not self.lr > 0 or (self.lr_min is not None and not 0 < self.lr_min <= self.lr):
+            raise ConfigError(
+                f"train lr must be > 0 and lr_min in (0, lr], got lr {self.lr}, "
+                f"lr_min {self.lr_min}"
+            )
         if self.mmd_weight < 0:
-            raise ValueError(f"mmd_weight must be >= 0, got {self.mmd_weight}")
-        if self.swa and not 1 <= self.n_snapshots <= self.epochs - self.swa_start_epoch:
-            raise ValueError(
-                f"n_snapshots={self.n_snapshots} needs 1 <= n_snapshots <= the "
-                f"{self.epochs - self.swa_start_epoch} epochs of the trajectory phase"
+            raise ConfigError(f"train mmd_weight must be >= 0, got {self.mmd_weight}")
+        if not self.swa:
+            return
+        for key in ("n_snapshots", "cycle_steps"):
+            _check_int(key, getattr(self, key), 1, " with swa")
+        if not self.swa_lr > self.lr:
+            raise ConfigError(
+                f"train swa_lr ({self.swa_lr:g}) must exceed the base lr ({self.lr:g}): each "
+                "trajectory cycle restarts above the base rate"
+            )
+        if not 0 < self.swa_lr_min <= self.swa_lr:
+            raise ConfigError(
+                f"train swa_lr_min must be in (0, swa_lr = {self.swa_lr:g}], got {self.swa_lr_min}"
             )
 
     @property
-    def swa_start_epoch(self) -> int:
-        return round(self.epochs * self.swa_start) if self.swa else self.epochs
+    def total_steps(self) -> int:
+        """Base steps plus the trajectory phase's ``n_snapshots * cycle_steps``."""
+        return self.steps + (self.n_snapshots * self.cycle_steps if self.swa else 0)
 
     def cycle_ends(self) -> list[int]:
-        """Epochs (0-based) that close a trajectory cycle; empty without SWA."""
+        """Steps (0-based) that close a trajectory cycle (one snapshot each); empty without SWA."""
         if not self.swa:
             return []
-        start, span = self.swa_start_epoch, self.epochs - self.swa_start_epoch
-        return [
-            start + round((k + 1) * span / self.n_snapshots) - 1 for k in range(self.n_snapshots)
-        ]
+        return [self.steps + (k + 1) * self.cycle_steps - 1 for k in range(self.n_snapshots)]
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def _lr_at(cfg: TrainConfig, epoch: int, step: int, n_batches: int, ends: list[int]) -> float:
-    """Learning rate of one step: ``lr`` before the trajectory, a linear cycle within it."""
-    if epoch < cfg.swa_start_epoch:
-        return cfg.lr
-    k = next(i for i, e in enumerate(ends) if epoch <= e)
-    start = ends[k - 1] + 1 if k else cfg.swa_start_epoch
-    span = (ends[k] - start + 1) * n_batches
-    frac = ((epoch - start) * n_batches + step + 1) / span
-    return cfg.swa_lr + (cfg.swa_lr_min - cfg.swa_lr) * frac
+def lr_schedule(cfg: TrainConfig) -> np.ndarray:
+    """Learning rate of every step, ``[cfg.total_steps]``.
+
+    Base step ``t < steps``: ``lr + (lr_min - lr) * t / steps`` (constant ``lr`` when
+    ``lr_min`` is None). Trajectory step ``i`` of a cycle (``0 <= i < cycle_steps``):
+    ``swa_lr + (swa_lr_min - swa_lr) * (i + 1) / cycle_steps``, so each cycle restarts just
+    below ``swa_lr`` and its last step (the snapshot) is at ``swa_lr_min``.
+    """
+    end = cfg.lr if cfg.lr_min is None else cfg.lr_min
+    base = cfg.lr + (end - cfg.lr) * np.arange(cfg.steps) / cfg.steps
+    if not cfg.swa:
+        return base
+    frac = (np.arange(cfg.cycle_steps) + 1) / cfg.cycle_steps
+    cycle = cfg.swa_lr + (cfg.swa_lr_min - cfg.swa_lr) * frac
+    return np.concatenate([base, np.tile(cycle, cfg.n_snapshots)])
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
-    """A shuffled split of ``range(n)`` into ``ceil(n / batch_size)`` near-equal batches."""
-    return iter(
-        torch.tensor_split(torch.randperm(n, generator=generator), math.ceil(n / batch_size))
-    )
+def _batch_stream(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
+    """Endless batches: each pass is a shuffled split of ``range(n)`` into
+    ``ceil(n / batch_size)`` near-equal batches."""
+    while True:
+        perm = torch.randperm(n, generator=generator)
+        yield from torch.tensor_split(perm, math.ceil(n / batch_size))
 
 
 def step_loss(model: ALNet, xb: Tensor, yb: Tensor, ub: Tensor | None, weight: float) -> Tensor:
@@ -150,31 +184,31 @@ def train(
     model.to(device).train()
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
     n = x_labeled.shape[0]
-    n_batches = math.ceil(n / cfg.batch_size)
-    ends = cfg.cycle_ends()
+    ends = set(cfg.cycle_ends())
     swa_model = AveragedModel(model) if cfg.swa else None
     snapshots: list[nn.Module] = []
     y_labeled = y_labeled.to(device, non_blocking=True)
-    for epoch in range(cfg.epochs):
-        for step, idx in enumerate(_batches(n, cfg.batch_size, generator)):
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(cfg, epoch, step, n_batches, ends)
-            ub = None
-            if use_mmd:
-                pick = torch.randint(
-                    x_unlabeled.shape[0], (cfg.unlabeled_batch_size,), generator=generator
-                )
-                ub = x_unlabeled[pick].to(device, non_blocking=True)
-            xb = x_labeled[idx].to(device, non_blocking=True)
-            if cfg.augment:
-                xb = random_crop_flip(xb, generator)
-            with autocast(device):
-                yb = y_labeled[idx.to(device, non_blocking=True)]
-                loss = step_loss(model, xb, yb, ub, cfg.mmd_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        if epoch in ends:
+    batches = _batch_stream(n, cfg.batch_size, generator)
+    for step, lr in enumerate(lr_schedule(cfg).tolist()):
+        for group in opt.param_groups:
+            group["lr"] = lr
+        idx = next(batches)
+        ub = None
+        if use_mmd:
+            pick = torch.randint(
+                x_unlabeled.shape[0], (cfg.unlabeled_batch_size,), generator=generator
+            )
+            ub = x_unlabeled[pick].to(device, non_blocking=True)
+        xb = x_labeled[idx].to(device, non_blocking=True)
+        if cfg.augment:
+            xb = random_crop_flip(xb, generator)
+        with autocast(device):
+            yb = y_labeled[idx.to(device, non_blocking=True)]
+            loss = step_loss(model, xb, yb, ub, cfg.mmd_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step in ends:
             swa_model.update_parameters(model)
             snapshots.append(copy.deepcopy(model).eval())
     if swa_model is None:

@@ -24,7 +24,16 @@ def _data():
 PROTOCOL = Protocol(n_initial=6, query_size=5, n_rounds=3, net="mlp", net_options={"hidden": 8})
 METHOD = Method(
     "mpts",
-    TrainConfig(epochs=4, batch_size=8, lr=0.01, mmd_weight=0.5, swa=True, n_snapshots=2),
+    TrainConfig(
+        steps=8,
+        batch_size=8,
+        lr=0.01,
+        mmd_weight=0.5,
+        swa=True,
+        swa_lr=0.03,
+        n_snapshots=2,
+        cycle_steps=4,
+    ),
 )
 
 
@@ -76,7 +85,7 @@ def test_mpts_without_trajectory_fails_before_training(monkeypatch):
     with pytest.raises(ValueError, match="'mpts' needs trajectory snapshots: train with swa"):
         run_active_learning(
             _data(),
-            Method("mpts", TrainConfig(epochs=2)),
+            Method("mpts", TrainConfig(steps=2)),
             PROTOCOL,
             seed=0,
             device=CPU,
@@ -87,9 +96,24 @@ def test_mpts_without_trajectory_fails_before_training(monkeypatch):
 def test_checkpoint_of_other_config_is_an_error(tmp_path):
     ckpt = tmp_path / "c.json"
     proto = Protocol(n_initial=6, query_size=5, n_rounds=1, net="mlp", net_options={"hidden": 8})
-    method = Method("random", TrainConfig(epochs=1, batch_size=8))
+    method = Method("random", TrainConfig(steps=1, batch_size=8))
     run_active_learning(_data(), method, proto, seed=0, device=CPU, checkpoint=ckpt, progress=False)
     with pytest.raises(ValueError, match="different run configuration"):
         run_active_learning(
             _data(), method, proto, seed=1, device=CPU, checkpoint=ckpt, progress=False
         )
+
+
+def test_separate_evaluation_recipe_scores_the_labelled_sets():
+    # random picks do not depend on the model, so a random method trained with MMD but
+    # evaluated with the plain recipe has exactly the plain random method's accuracy
+    plain = TrainConfig(steps=8, batch_size=8, lr=0.01)
+    mmd = TrainConfig(steps=8, batch_size=8, lr=0.01, mmd_weight=0.5)
+    base = run_active_learning(_data(), Method("random", plain), PROTOCOL, 0, CPU, progress=False)
+    judged = run_active_learning(
+        _data(), Method("random", mmd, evaluation=plain), PROTOCOL, 0, CPU, progress=False
+    )
+    assert judged["accuracy"].tolist() == base["accuracy"].tolist()
+    assert judged["own_accuracy"].tolist() != base["own_accuracy"].tolist()
+    assert base["accuracy"].tolist() == base["own_accuracy"].tolist()
+    assert not Method("random", plain, evaluation=plain).separate_evaluation

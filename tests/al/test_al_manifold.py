@@ -9,7 +9,7 @@ SETTINGS = {
     "net": "mlp",
     "net_options": {"hidden": 16, "dropout": 0.0},
     "n_initial": 30,
-    "train": {"epochs": 30, "batch_size": 10, "lr": 0.01, "unlabeled_batch_size": 32},
+    "train": {"steps": 90, "batch_size": 10, "lr": 0.01, "unlabeled_batch_size": 32},
 }
 
 

@@ -16,7 +16,7 @@ from cibr_lab.al.train import TrainConfig
 from cibr_lab.errors import ConfigError
 
 CPU = torch.device("cpu")
-TRAIN = TrainConfig(epochs=4, batch_size=8, swa=True, n_snapshots=2)
+TRAIN = TrainConfig(steps=4, batch_size=8, swa=True, n_snapshots=2, cycle_steps=2)
 
 
 def _data(n_pool=90, in_shape=(4,)):
@@ -97,7 +97,7 @@ def test_bald_dropout_check_reads_the_built_net():
 
 
 def test_mpts_bald_over_one_snapshot_fails_before_training(no_training):
-    one = TrainConfig(epochs=4, batch_size=8, swa=True, n_snapshots=1)
+    one = TrainConfig(steps=4, batch_size=8, swa=True, n_snapshots=1, cycle_steps=2)
     with pytest.raises(
         ConfigError,
         match=r"^strategy 'mpts' with score 'bald' needs at least 2 trajectory snapshots, got 1: "
@@ -105,7 +105,7 @@ def test_mpts_bald_over_one_snapshot_fails_before_training(no_training):
     ):
         _run(Method("mpts", one, {"score": "bald"}), _protocol())
     with pytest.raises(ConfigError, match="'mpts' needs trajectory snapshots: train with swa"):
-        _run(Method("mpts", TrainConfig(epochs=4), {"score": "bald"}), _protocol())
+        _run(Method("mpts", TrainConfig(steps=4), {"score": "bald"}), _protocol())
     check_run(Method("mpts", one), _protocol(), _data())  # the entropy score is fine with one
 
 
@@ -121,7 +121,7 @@ def test_mpts_bald_refuses_a_learner_with_one_snapshot():
 
 def test_bad_grid_fails_before_its_first_curve(tmp_path, monkeypatch, no_training):
     monkeypatch.setenv("CIBR_LAB_RESULTS", str(tmp_path))
-    train = {"epochs": 4, "batch_size": 8, "swa_start": 0.5, "n_snapshots": 2}
+    train = {"steps": 4, "batch_size": 8, "n_snapshots": 2, "cycle_steps": 2}
     digits = {
         "source": "digits",
         "net": "mlp",
@@ -129,6 +129,8 @@ def test_bad_grid_fails_before_its_first_curve(tmp_path, monkeypatch, no_trainin
         "test_size": 100,
         "n_initial": 10,
         "n_rounds": 2,
+        "n_seeds": 2,
+        "run_methods": ["random", "bald", "mpts"],
         "train": train,
     }
     settings = {
@@ -140,17 +142,20 @@ def test_bad_grid_fails_before_its_first_curve(tmp_path, monkeypatch, no_trainin
         "methods": {
             "random": {"strategy": "random"},
             "bald": {"strategy": "bald"},
-            "mpts": {"strategy": "mpts", "train": {"swa": True}},
+            "mpts": {"strategy": "mpts", "mmd": True},
         },
-        "sweep_dataset": "digits",
-        "mmd_weights": [],
-        "snapshot_counts": [1],
+        "tune_dataset": "digits",
+        "validation_test_size": 20,
+        "tune_steps": [4],
+        "tune_lrs": [0.001],
+        "tune_mmd_weights": [0.5],
+        "tune_trajectories": [[2, 2]],
     }  # fmt: skip
     with pytest.raises(ConfigError) as err:
         experiment.run("smoke", seeds=[0, 1], device="cpu", overrides=settings)
     infeasible = "protocol needs 10 + 2 x 1000 = 2010 labels but the pool has 1697 points"
     assert str(err.value).splitlines() == [
-        "4 of the 7 runs cannot work (none was started):",
+        "4 of the 7 runs cannot work (none was started):",  # 1 tuning curve, 6 test curves
         "  digits-bald: strategy 'bald' draws MC-dropout passes, but net 'mlp' has no dropout "
         "layer with p > 0: give the net a dropout probability (net_options: {dropout: 0.3})",
         f"  whole-random: {infeasible}",

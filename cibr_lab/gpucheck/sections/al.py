@@ -30,9 +30,11 @@ def al_round(ctx: CheckContext) -> dict[str, Any]:
     y_pool = torch.randint(N_CLASSES, (s.al_pool,), generator=gen)
     pool = Pool.random_initial(s.al_pool, s.al_initial, np.random.default_rng(0))
     lab, unl = torch.as_tensor(pool.labeled), torch.as_tensor(pool.unlabeled)
-    base = {"epochs": s.al_epochs, "batch_size": s.al_batch, "unlabeled_batch_size": s.al_batch}
-    plain = TrainConfig(**base, mmd_weight=0.1, augment=True)
-    swa = TrainConfig(**base, swa=True, swa_start=0.5, n_snapshots=2)
+    steps = s.al_epochs * -(-s.al_initial // s.al_batch)
+    base = {"batch_size": s.al_batch, "unlabeled_batch_size": s.al_batch}
+    plain = TrainConfig(**base, steps=steps, mmd_weight=0.1, augment=True)
+    half = max(1, steps // 4)
+    swa = TrainConfig(**base, steps=steps // 2 or 1, swa=True, n_snapshots=2, cycle_steps=half)
     net = get_net("cnn28", (1, 28, 28), N_CLASSES).to(device)
     start = ctx.wait()
     with no_host_sync("al training (mmd + augment)", ctx.check_sync):
@@ -57,7 +59,6 @@ def al_round(ctx: CheckContext) -> dict[str, Any]:
     with no_host_sync("al coreset / badge selection loops", ctx.check_sync):
         farthest_first(feats, min_d, mask, s.al_budget)
         d2_seeding(residual, h, uniforms)
-    steps = s.al_epochs * -(-s.al_initial // s.al_batch)
     return {
         "strategies": sorted(query_s),
         "train_steps": steps,
