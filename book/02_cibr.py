@@ -229,7 +229,8 @@ print({name: round(value.item(), 4) for name, value in terms.items()})
 # trained on {glue:text}`n_val_seeds` validation seeds, whose data (scenes, captions, initial
 # weights) differ from every test seed's; the value with the best mean validation
 # `{glue:text}`select_metric`` (shifted zero-shot colour accuracy) is then run on the
-# {glue:text}`n_seeds` test seeds beside CLIP. The test seeds never enter the choice.
+# {glue:text}`n_seeds` test seeds beside CLIP. The test seeds never enter the choice. An
+# estimator whose grid holds one value has nothing to choose and gets no validation runs.
 
 # %% tags=["remove-stderr"]
 tables = run(P, device=device)

@@ -194,11 +194,13 @@ def check_seeds(cfg: Mapping[str, Any]) -> None:
 
 
 def validation_grid(cfg: Mapping[str, Any]) -> list[tuple[Method, int]]:
-    """Every (estimator, lambda) of ``cfg["lams"]`` on every validation seed."""
+    """Every (estimator, lambda) of ``cfg["lams"]`` on every validation seed; an estimator with
+    a single lambda has nothing to choose and no validation runs."""
     return [
         (Method(est, float(lam)), seed)
         for seed in cfg["validation_seeds"]
         for est, lams in cfg["lams"].items()
+        if len(lams) > 1
         for lam in lams
     ]
 
@@ -207,7 +209,7 @@ def select_lambdas(
     records: Sequence[Mapping[str, Any]], cfg: Mapping[str, Any]
 ) -> dict[str, float]:
     """Each estimator's lambda with the highest mean ``cfg["select_metric"]`` over the
-    validation seeds (ties: the smallest lambda).
+    validation seeds (ties: the smallest lambda); a single lambda is chosen as it is.
 
     ``records`` are run records (``experiment``, ``seed``, ``metrics``); records of any other
     seed, test seeds included, are ignored. A missing validation run is a ``ValueError``.
@@ -220,6 +222,9 @@ def select_lambdas(
     }
     chosen = {}
     for est, lams in cfg["lams"].items():
+        if len(lams) == 1:
+            chosen[est] = float(lams[0])
+            continue
         means = {}
         for lam in sorted(float(v) for v in lams):
             label = Method(est, lam).label

@@ -82,11 +82,9 @@ def test_validation_and_test_seeds_must_be_disjoint():
 def test_grid_on_validation_seeds_and_chosen_arms_on_test_seeds(outcome):
     profile, tables, _ = outcome
     cfg = profile.section("cibr")
-    assert [(m.label, s) for m, s in validation_grid(cfg)] == [
-        ("ceb-0.01", 7),
-        ("ceb-0.5", 7),
-        ("mine-0.5", 7),
-    ]
+    # mine has one lambda: nothing to choose, no validation run
+    assert [(m.label, s) for m, s in validation_grid(cfg)] == [("ceb-0.01", 7), ("ceb-0.5", 7)]
+    assert tables["chosen"]["mine"] == 0.5
     validation = tables["validation"]
     assert set(validation["seed"]) == {7}
     scores = validation[validation["metric"] == KEY].set_index("experiment")["value"]
@@ -142,7 +140,7 @@ def test_a_second_run_reads_the_records_instead_of_training(outcome, monkeypatch
     profile, _, root = outcome
     monkeypatch.setenv("CIBR_LAB_RESULTS", str(root))  # the autouse fixture isolates each test
     (path,) = (root / profile.label / "cibr").glob("clip-seed0-*.json")
-    (val,) = (root / profile.label / "cibr").glob("mine-0.5-seed7-*.json")
+    (val,) = (root / profile.label / "cibr").glob("ceb-0.5-seed7-*.json")
     before = path.stat().st_mtime_ns, val.stat().st_mtime_ns
     run(profile)
     assert (path.stat().st_mtime_ns, val.stat().st_mtime_ns) == before
