@@ -664,11 +664,15 @@ for n in (16, 512):  # 32 batches each: only the *mean* estimate is bounded by I
     print(f"N={n}: optimal critic {float(est):.3f} nats, log N = {math.log(n):.3f}")
 critic = SeparableCritic(dim, dim)  # T(x, y) = g(x) . h(y), CLIP's form
 sample = lambda n: info.sample_correlated(n, dim, torch.tensor([rho]), gen)
-fit_critic(critic, [info.get_objective("infonce")], sample, steps=200, batch_size=128)
+objective = info.get_objective("infonce")
+fit_critic(critic, [objective], sample, steps=200, batch_size=128)
 with torch.no_grad():
-    print(f"learned critic, N=128: {float(info.infonce(critic(*sample(128))[0])):.3f} nats")
+    learned = float(info.infonce(critic(*sample(128))[0]))
+print(f"learned critic, N=128: {learned:.3f} nats")
 # the CEB penalty at initialisation equals InfoNCE with a reweighted positive logit
-print(ceb_as_reweighted_infonce(n=64, dim=16, lam=0.5, sigma=0.25, logit_scale=10.0, seed=1))
+print(ceb_as_reweighted_infonce(
+    n=64, dim=16, lam=0.5, sigma=0.25, logit_scale=10.0, seed=1
+))
 
 # %% tags=["hide-input"]
 full = get_profile("full")

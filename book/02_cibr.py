@@ -186,10 +186,12 @@ b = txt.clone().requires_grad_()
 scale = torch.tensor(10.0)
 ref = ClipLoss()(a, b, scale)
 ref_grad = torch.autograd.grad(ref, a)[0]
-ours = sum(CIBRLoss(0.0, "mine", embed_dim=embed_dim)(a, b, scale, output_dict=True).values())
+cibr_at_zero = CIBRLoss(0.0, "mine", embed_dim=embed_dim)
+ours = sum(cibr_at_zero(a, b, scale, output_dict=True).values())
 our_grad = torch.autograd.grad(ours, a)[0]
-glue("clip_equal", bool(torch.equal(ref, ours) and torch.equal(ref_grad, our_grad)), display=False)
-print("identical value and gradient:", torch.equal(ref, ours) and torch.equal(ref_grad, our_grad))
+equal = torch.equal(ref, ours) and torch.equal(ref_grad, our_grad)
+glue("clip_equal", bool(equal), display=False)
+print("identical value and gradient:", equal)
 
 # %% [markdown]
 # ## 3. Use it yourself: one CIBR training step
@@ -205,10 +207,15 @@ torch.manual_seed(0)
 model = create_model("cibr-tiny")
 tokenizer = get_tokenizer("cibr-tiny")
 batch = make_scenes(64, seed=0)
-loss_fn = CIBRLoss(lam=0.01, estimator="ceb", embed_dim=embed_dim, estimator_kwargs={"sigma": 0.25})
-optimizer = torch.optim.AdamW([*model.parameters(), *loss_fn.parameters()], lr=3e-3)
+loss_fn = CIBRLoss(
+    lam=0.01, estimator="ceb", embed_dim=embed_dim, estimator_kwargs={"sigma": 0.25}
+)
+params = [*model.parameters(), *loss_fn.parameters()]  # the estimator learns too
+optimizer = torch.optim.AdamW(params, lr=3e-3)
 out = model(batch.images, tokenizer(batch.captions))
-terms = loss_fn(out["image_features"], out["text_features"], out["logit_scale"], output_dict=True)
+terms = loss_fn(
+    out["image_features"], out["text_features"], out["logit_scale"], output_dict=True
+)
 sum(terms.values()).backward()
 optimizer.step()
 print({name: round(value.item(), 4) for name, value in terms.items()})
@@ -228,7 +235,7 @@ print({name: round(value.item(), 4) for name, value in terms.items()})
 # **Choosing $\lambda$ on validation seeds.** Each estimator's grid ({glue:text}`grid`) is
 # trained on {glue:text}`n_val_seeds` validation seeds, whose data (scenes, captions, initial
 # weights) differ from every test seed's; the value with the best mean validation
-# `{glue:text}`select_metric`` (shifted zero-shot colour accuracy) is then run on the
+# {glue:text}`select_metric` (shifted zero-shot colour accuracy) is then run on the
 # {glue:text}`n_seeds` test seeds beside CLIP. The test seeds never enter the choice. An
 # estimator whose grid holds one value has nothing to choose and gets no validation runs.
 
@@ -251,7 +258,9 @@ grid_table["chosen"] = [
 write_download(grid_table, "cibr-lambda-grid")
 display(
     styled(
-        grid_table.assign(mean=grid_table["mean"].map(sig3)).rename(
+        grid_table.assign(
+            mean=grid_table["mean"].map(sig3), lam=grid_table["lam"].map(sig3)
+        ).rename(
             columns={"lam": "lambda", "mean": "validation accuracy", "count": "seeds"}
         )
     )
@@ -549,8 +558,10 @@ glue("anchor_source", anchors.citation(), display=False)
 # ## What the full profile changes
 #
 # `cibr-lab run cibr --profile full` fine-tunes a pretrained {glue:text}`full_model` for
-# {glue:text}`full_steps` steps at batch {glue:text}`full_batch` on COCO (Karpathy train +
-# restval), with and without CIBR and with identical hyperparameters, keeps the untouched
+# {glue:text}`full_steps` steps at batch {glue:text}`full_batch` (rounded to whole epochs) on
+# COCO (Karpathy train + restval), with and without CIBR and with identical hyperparameters,
+# through open_clip's own trainer (next section: the COCO split written as its csv, its
+# DataLoader workers, CLIP's AdamW settings and logit-scale clamp), keeps the untouched
 # pretrained model as a further row, and evaluates COCO 5k / Flickr30K 1k retrieval and
 # zero-shot classification on {glue:text}`full_sets` with CLIP_benchmark's prompts. open_clip
 # reports ViT-B-32 (openai) at {glue:text}`anchor_cifar10_acc1`% zero-shot top-1 on CIFAR-10 and
@@ -568,11 +579,24 @@ glue("anchor_source", anchors.citation(), display=False)
 # gradient accumulation, DDP, resume, csv and webdataset loaders, zero-shot during training):
 #
 # ```bash
-# python -m cibr_lab.cibr.openclip_train --cibr-lam 0.02 --cibr-estimator ceb --cibr-lr 1e-4 \
-#     --train-data train.csv --dataset-type csv --csv-img-key filepath --csv-caption-key title \
+# python -m cibr_lab.cibr.openclip_train \
+#     --cibr-lam 0.02 --cibr-estimator ceb --cibr-lr 1e-4 \
+#     --train-data train.csv --dataset-type csv \
+#     --csv-img-key filepath --csv-caption-key title \
 #     --model ViT-B-32 --pretrained openai --lr 1e-5 --batch-size 256 --epochs 5
-# torchrun --nproc_per_node 8 -m cibr_lab.cibr.openclip_train --cibr-lam 0.02 \
-#     --cibr-estimator ceb ... --local-loss --gather-with-grad
+# torchrun --nproc_per_node 8 -m -- cibr_lab.cibr.openclip_train \
+#     --cibr-lam 0.02 --cibr-estimator ceb ... --local-loss --gather-with-grad
+# ```
+#
+# For one arm of the full profile on several GPUs, `cibr_lab.cibr.full_run` writes the COCO
+# csv and prints that torchrun command, then evaluates the checkpoint with this chapter's
+# evaluation:
+#
+# ```bash
+# python -m cibr_lab.cibr.full_run command --lam 0.02 --nproc 8 --out runs/ceb-0.02
+# python -m cibr_lab.cibr.full_run evaluate \
+#     --checkpoint runs/ceb-0.02/train/checkpoints/epoch_latest.pt \
+#     --out runs/ceb-0.02/metrics.json
 # ```
 #
 # The `--cibr-*` options are ours; every other option is open_clip_train's. The estimator is a

@@ -141,9 +141,10 @@ print(f"profile={P.name} test seeds={cfg['test_seeds'] if seeds is None else see
 # $\eta_{\mathrm{swa}} > \eta_0$, so the snapshots leave the basin the base phase found.
 #
 # ```text
-# MPTS(pool U, labelled L, rounds R, batch b, base steps S, K cycles of C steps, weight λ)
+# MPTS(pool U, labelled L, rounds R, batch b, base steps S,
+#      K cycles of C steps, weight λ)
 #   for r = 0 .. R:
-#     θ ← fresh initialisation                       # retrain from scratch every round
+#     θ ← fresh initialisation              # retrain from scratch every round
 #     for step t = 0 .. S + K·C − 1:
 #       draw B_L ⊂ L (reshuffled passes) and B_U ⊂ U; set η_t (above)
 #       θ ← θ − η_t ∇θ [ CE(f_θ(B_L)) + λ · MMD²(h_θ(B_L), h_θ(B_U)) ]
@@ -151,9 +152,11 @@ print(f"profile={P.name} test seeds={cfg['test_seeds'] if seeds is None else see
 #     recompute batch-norm statistics of θ_SWA on L
 #     if r < R:
 #       p̄(y|x) = (1/K) Σ_k p(y|x, θ_k)  for x ∈ U
-#       score(x) = H[p̄(·|x)]  (default)   or   H[p̄] − (1/K) Σ_k H[p(·|x, θ_k)]  (BALD)
+#       score(x) = H[p̄(·|x)]                             (default)
+#              or  H[p̄] − (1/K) Σ_k H[p(·|x, θ_k)]      (BALD)
 #       query the b points of U with the highest score; move them to L
-#   accuracy of round r: a fresh model trained on L with the shared recipe (λ = 0), evaluated
+#   accuracy of round r: a fresh model trained on L with the shared
+#     recipe (λ = 0), evaluated
 # ```
 #
 # ## 2. Use it yourself: one round on digits
@@ -168,14 +171,19 @@ from cibr_lab.al import Pool, TrainConfig, get_net, get_strategy, train
 
 data = load_al_data("digits", pool_size=500, test_size=300)
 pool = Pool.random_initial(500, 20, np.random.default_rng(0))
-recipe = TrainConfig(steps=100, weight_decay=0.01, swa=True, swa_lr=0.1, swa_lr_min=0.01,
-                     n_snapshots=3, cycle_steps=50, mmd_weight=0.1)
+recipe = TrainConfig(
+    steps=100, weight_decay=0.01, mmd_weight=0.1,  # base phase, MMD term
+    swa=True, swa_lr=0.1, swa_lr_min=0.01, n_snapshots=3, cycle_steps=50,  # trajectory
+)
 torch.manual_seed(0)
 net = get_net("mlp", data.in_shape, data.n_classes, hidden=64)
 lab, unl = torch.as_tensor(pool.labeled), torch.as_tensor(pool.unlabeled)
-learner = train(net, data.x_pool[lab], data.y_pool[lab], data.x_pool[unl], recipe,
-                torch.device("cpu"), torch.Generator().manual_seed(0))
-query = get_strategy("mpts").query(learner, data.x_pool, pool, 10, torch.Generator())
+learner = train(
+    net, data.x_pool[lab], data.y_pool[lab], data.x_pool[unl], recipe,
+    torch.device("cpu"), torch.Generator().manual_seed(0),
+)
+mpts = get_strategy("mpts")
+query = mpts.query(learner, data.x_pool, pool, 10, torch.Generator())
 pool.label(query.indices)
 print(f"{len(learner.snapshots)} snapshots; picked {query.indices.tolist()}")
 print(f"labelled {pool.n_labeled}; top utility {query.utilities.max():.3f} nats")
@@ -340,8 +348,12 @@ div_cols = ["disagreement", "weight_distance", "bald_snapshots", "bald_mc",
             "overlap_entropy_swa"]
 diversity = traj.groupby(["dataset", "method", "n_labels"])[div_cols].mean().reset_index()
 write_download(diversity, "al-diversity")
+SHORT = {"n_labels": "labels", "disagreement": "disagree", "weight_distance": "weight dist.",
+         "bald_snapshots": "BALD (snapshots)", "bald_mc": "BALD (MC dropout)",
+         "overlap_entropy_swa": "overlap"}
 display(styled(diversity[diversity["method"] == "mpts"].drop(columns="method")
-               .head(12).map(lambda v: sig3(v) if isinstance(v, float) else v)))
+               .head(12).map(lambda v: sig3(v) if isinstance(v, float) else v)
+               .rename(columns=SHORT)))
 mp = traj[traj["method"] == "mpts"]
 for role, name in (("confirm", confirm), ("explore", explore)):
     rows = mp[mp["dataset"] == name]
@@ -379,7 +391,12 @@ for (measure, _), ax in fg.axes_dict.items():
         ax.axhline(1.0, ls=":", color="grey", label="balanced batch")
     else:
         ax.axhline(0.0, ls=":", color="grey", label="no shift")
-fg.set_titles("{row_name} | {col_name}")
+MEASURES = {"query_class_entropy": "class entropy of the query (normalised)",
+            "mmd_lu": "MMD² labelled vs unlabelled"}
+fg.set_titles("{col_name}")
+for (measure, _), ax in fg.axes_dict.items():
+    ax.set_ylabel(MEASURES[measure], fontsize=9)
+    ax.set_xlabel("labels")
 glue_figure(fg.figure, "bias", P.label, "al")
 bias_means = bias.groupby(["dataset", "measure", "method"])["value"].mean()
 for m in ("random", "entropy_swa", "mpts"):

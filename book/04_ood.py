@@ -327,14 +327,18 @@ for score in ("msp", "energy"):
 from cibr_lab.ood import get_shaping, ood_metrics
 
 feats, head = first.features, first.model.head
-shaping = get_shaping("actfun", percentile=90, sigma=0.5)  # cap: 90th pct of ID activations
-scorer = get_scorer("energy", shaping).fit(feats["id_train"].features, first.bench.train[1], head)
-id_scores = scorer.score(feats["id_test"].features, head)  # higher = more in-distribution
+# cap: the 90th percentile of the ID training activations
+shaping = get_shaping("actfun", percentile=90, sigma=0.5)
+scorer = get_scorer("energy", shaping)
+scorer.fit(feats["id_train"].features, first.bench.train[1], head)
+id_scores = scorer.score(feats["id_test"].features, head)  # higher = more ID
 rows = []
 for name, ood_set in first.bench.ood.items():
     ood_scores = scorer.score(feats[name].features, head)
     m = ood_metrics(id_scores, ood_scores)
-    rows.append({"set": name, "group": ood_set.group, "AUROC": m["auroc"], "FPR95": m["fpr95"]})
+    rows.append(
+        {"set": name, "group": ood_set.group, "AUROC": m["auroc"], "FPR95": m["fpr95"]}
+    )
 yours = pd.DataFrame(rows)
 styled(yours.assign(AUROC=yours["AUROC"].map(sig3), FPR95=yours["FPR95"].map(sig3)))
 
@@ -510,7 +514,7 @@ glue(
     display=False,
 )
 post_hoc = bm[bm["score"].isin(cfg["scores"])]
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+fig, axes = plt.subplots(2, 1, figsize=(9, 8.5), sharex=True)
 for ax, group in zip(axes, ("near", "far"), strict=True):
     heat = frames.heatmap_frame(post_hoc, "auroc", "rectified", group)
     order = [c for c in [*cfg["shapings"], "react_val", "actfun_val", "actfun_mc"] if c in heat]
@@ -522,13 +526,13 @@ for ax, group in zip(axes, ("near", "far"), strict=True):
         cmap="viridis",
         vmin=0.5,
         vmax=1.0,
-        cbar=ax is axes[1],
+        cbar=True,
         ax=ax,
-        annot_kws={"fontsize": 7},
+        annot_kws={"fontsize": 9},
         cbar_kws={"label": "AUROC"},
     )
-    ax.set(title=f"{group}-OOD", xlabel="shaping", ylabel="score" if ax is axes[0] else "")
-    ax.tick_params(axis="x", rotation=60)
+    ax.set(title=f"{group}-OOD", xlabel="shaping" if ax is axes[1] else "", ylabel="score")
+    ax.tick_params(axis="x", rotation=45)
 glue_figure(fig, "heatmap", P.label, "ood")
 summary = frames.method_table(bm, variant="rectified")
 write_download(summary, "ood-methods-rectified")
@@ -541,8 +545,8 @@ glue("best_auroc", float(best["mean"]), display=False)
 # ```{glue:figure} ood-heatmap
 # :name: fig-ood-heatmap
 #
-# Mean AUROC over {glue:text}`n_seeds` seeds on the rectified near-OOD (left) and far-OOD
-# (right) sets, per score and shaping; blank: a pair left out as equal to another. The colour
+# Mean AUROC over {glue:text}`n_seeds` seeds on the rectified near-OOD (top) and far-OOD
+# (bottom) sets, per score and shaping; blank: a pair left out as equal to another. The colour
 # scale starts at chance (0.5).
 # ```
 #

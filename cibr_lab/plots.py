@@ -115,18 +115,18 @@ def save_figure(fig: Figure, name: str, profile: str, chapter: str) -> Path:
     return path
 
 
-def glue_figure(fig: Figure, name: str, profile: str, chapter: str) -> Path:
+def glue_figure(fig: Figure, name: str, profile: str, chapter: str) -> None:
     """Save ``fig`` (as :func:`save_figure`), glue it under ``<chapter>-<name>`` and close it.
 
     The chapter then places it with a numbered, captioned ``{glue:figure}`` directive; the
-    figure is not shown where it was drawn.
+    figure is not shown where it was drawn, and the call displays nothing (it returns None, so
+    a cell may end with it).
     """
     from myst_nb import glue
 
-    path = save_figure(fig, name, profile, chapter)
+    save_figure(fig, name, profile, chapter)
     glue(f"{chapter}-{name}", fig, display=False)
     plt.close(fig)
-    return path
 
 
 def facet_lines(data, x: str, y: str, hue: str, col: str | None = None, **kwargs) -> sns.FacetGrid:

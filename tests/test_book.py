@@ -66,6 +66,13 @@ def test_executed_notebooks_carry_no_stderr_warnings_or_parameters_cell(built_bo
         ]
         assert not stderr, f"{src.name} writes to stderr: {stderr[0][:200]}"
         assert "No pretrained weights" not in json.dumps(cells), src.name
+        results = [
+            "".join(o["data"].get("text/plain", ""))
+            for c in cells
+            for o in c.get("outputs", [])
+            if o.get("output_type") == "execute_result"
+        ]
+        assert not [r for r in results if r.startswith("PosixPath(")], src.name
         injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
         assert len(injected) == 1 and "remove-cell" in injected[0]["metadata"]["tags"], src.name
         own = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
@@ -100,7 +107,7 @@ def test_first_page_glues_the_headline_findings_and_tables_are_downloads(built_b
     intro = (html / "book" / "intro.html").read_text()
     assert "Headline findings" in intro
     assert "&lt;IPython" not in intro and "{glue" not in intro
-    assert re.search(r"<li><p><strong>CIBR</strong>: \d+ claims \(\d+ primary\)", intro), intro
+    assert re.search(r"<li>(<p>)?<strong>CIBR</strong>: \d+ claims \(\d+ primary\)", intro)
     report = (html / "notebooks" / "99_report.html").read_text()
     for name in ("report-claims.csv", "report-provenance.csv"):
         (link,) = re.findall(rf'href="(\.\./_downloads/[0-9a-f]+/{name})"', report)
