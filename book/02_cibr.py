@@ -70,7 +70,7 @@ from cibr_lab import references
 from cibr_lab.cibr import CIBRLoss
 from cibr_lab.cibr.captioned import TEXT_NUISANCE
 from cibr_lab.cibr.estimators import CEBEstimator
-from cibr_lab.cibr.experiment import methods, run
+from cibr_lab.cibr.experiment import PLATEAU_WINDOW, methods, run
 from cibr_lab.cibr.model import register_models
 from cibr_lab.cibr.scenes import IMAGE_NUISANCE, SHARED, levels, make_scenes, n_combinations
 from cibr_lab.plots import glue_figure, method_palette, set_theme, t_interval
@@ -403,7 +403,7 @@ KEY = {
     "probe_image_nuisance": "image nuisance probe above chance",
     "probe_text_nuisance": "text nuisance probe above chance",
     "gap_scenes_shift": "modality gap, shifted",
-    "curve_late_gain": "curve gain, last 20% of steps",
+    "curve_late_gain": f"curve gain, last {PLATEAU_WINDOW:.0%} of steps",
     "final_contrastive_loss": "final contrastive loss",
 }
 summary = summarise(metrics, by=["metric", "method"])
@@ -440,37 +440,23 @@ display(styled(wide.reset_index().rename(columns={"metric": "mean over test seed
 #
 # The learning curves track zero-shot top-1 during training (shifted colour and digits, on
 # held-out sets), the paper's "faster training" claim, and show whether training reached a
-# plateau: the band right of the dotted line is the last 20% of the steps.
+# plateau: the band right of the dotted line is the last {glue:text}`plateau_pct` of the steps.
 
 # %% tags=["hide-input"]
 curves = tables["curves"]
 evals = curves[curves["kind"] == "eval"]
 trains = curves[curves["kind"] == "train"]
+glue("plateau_pct", f"{PLATEAU_WINDOW:.0%}", display=False)
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-sns.lineplot(
-    data=evals,
-    x="step",
-    y="curve_zs_acc1",
-    hue="method",
-    hue_order=ORDER,
-    palette=COLOURS,
-    errorbar=t_interval,
-    ax=axes[0],
-)
-axes[0].set(ylabel="zero-shot top-1 (colour, digits)")
-sns.lineplot(
-    data=trains,
-    x="step",
-    y="contrastive_loss",
-    hue="method",
-    hue_order=ORDER,
-    palette=COLOURS,
-    errorbar=t_interval,
-    ax=axes[1],
-)
-axes[1].set(ylabel="contrastive loss (nats)")
+panels = [(evals, "curve_zs_acc1", "zero-shot top-1 (colour, digits)"),
+          (trains, "contrastive_loss", "contrastive loss (nats)")]
+for ax, (data, y, label) in zip(axes, panels, strict=True):
+    sns.lineplot(data=data, x="step", y=y, hue="method", hue_order=ORDER, palette=COLOURS,
+                 errorbar=t_interval, ax=ax)
+    ax.set(ylabel=label)
 for ax in axes:
-    ax.axvline(0.8 * cfg["steps"], ls=":", color="grey", label="last 20% of steps")
+    ax.axvline((1 - PLATEAU_WINDOW) * cfg["steps"], ls=":", color="grey",
+               label=f"last {PLATEAU_WINDOW:.0%} of steps")
     ax.legend(fontsize=9)
 fig.tight_layout()
 glue_figure(fig, "learning_curves", P.label, "cibr")
@@ -495,10 +481,10 @@ for est, label in ARM.items():
 #
 # Left: mean zero-shot top-1 on held-out shifted scenes (colour) and digits during training;
 # right: the contrastive loss (InfoNCE, nats). Mean and 95% t-interval over the test seeds;
-# dotted: the start of the last 20% of the steps.
+# dotted: the start of the last {glue:text}`plateau_pct` of the steps.
 # ```
 #
-# Over the last 20% of the steps the zero-shot curve changes by
+# Over the last {glue:text}`plateau_pct` of the steps the zero-shot curve changes by
 # {glue:text}`clip_late_gain:.3f` (CLIP), {glue:text}`ceb_late_gain:.3f` (ceb) and
 # {glue:text}`mine_late_gain:.3f` (mine). The curves are {glue:text}`plateau_sentence`. A CIBR-ceb step costs {glue:text}`ceb_cost_ratio:.2f`x
 # a CLIP step inside this sweep and CIBR-mine {glue:text}`mine_cost_ratio:.2f`x (measured under

@@ -39,6 +39,10 @@ CHAPTER = "cibr"
 _TRAIN_KEYS = ("steps", "batch_size", "accum", "lr", "weight_decay", "warmup", "log_every")
 
 
+#: The last fraction of the steps over which a run must be flat to count as a plateau.
+PLATEAU_WINDOW = 0.2
+
+
 @dataclass(frozen=True)
 class Method:
     """One arm of the comparison: an estimator and its weight (lam = 0 is CLIP);
@@ -102,7 +106,7 @@ def train_and_evaluate(
     evals = curve[curve["kind"] == "eval"]
     trains = curve[curve["kind"] == "train"]
     metrics["curve_auc_zs_acc1"] = float(evals["curve_zs_acc1"].mean())
-    late = evals[evals["step"] >= 0.8 * cfg["steps"]]["curve_zs_acc1"]
+    late = evals[evals["step"] >= (1 - PLATEAU_WINDOW) * cfg["steps"]]["curve_zs_acc1"]
     metrics["curve_late_gain"] = float(late.iloc[-1] - late.iloc[0])
     metrics["s_per_step"] = float(
         trains["s_per_step"].iloc[1:].mean() if len(trains) > 1 else trains["s_per_step"].mean()
