@@ -21,7 +21,8 @@
 # **What we built.** A reconstruction, stated as such: the layer, kernel and weight of the MMD
 # term, the number of snapshots, the schedule and the acquisition score are our choices (below).
 # The comparison is built so that a reviewer of active learning would accept it: a
-# *confirmatory* setting (digits, cheap MLP, many paired seeds) whose three primary contrasts
+# *confirmatory* setting in the cold start (digits, cheap MLP, {glue:text}`confirm_initial`
+# initial labels, many paired seeds) whose three primary contrasts
 # are sized for the AUBC differences active learning cares about (their measured smallest
 # detectable effects are in section 6), an *exploratory* one in the paper's regime
 # ({glue:text}`explore`, {glue:text}`explore_initial` initial labels); one training and
@@ -110,10 +111,10 @@ print(f"profile={P.name} test seeds={cfg['test_seeds'] if seeds is None else see
 
 # %% [markdown]
 # All curves ran once above and were written as records (an interrupted run resumes from a
-# per-round checkpoint and ends with the same numbers). The confirmatory setting is
+# per-round checkpoint and ends with the same numbers). The confirmatory (cold-start) setting is
 # {glue:text}`confirm` ({glue:text}`confirm_seeds` paired seeds, {glue:text}`confirm_initial`
 # initial labels, {glue:text}`confirm_rounds` rounds of {glue:text}`confirm_query`); the
-# exploratory one is {glue:text}`explore` ({glue:text}`explore_seeds` seeds,
+# exploratory one, in the paper's regime, is {glue:text}`explore` ({glue:text}`explore_seeds` seeds,
 # {glue:text}`explore_initial` initial labels, {glue:text}`explore_rounds` rounds of
 # {glue:text}`explore_query`, a pool of {glue:text}`explore_pool`). A seed fixes the initial
 # labelled set and every weight initialisation, so the same seed pairs all methods.

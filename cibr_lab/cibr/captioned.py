@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -119,4 +119,18 @@ def concat_sets(name: str, sets: Sequence[CaptionedSet]) -> CaptionedSet:
         torch.cat([s.text_to_image + int(o) for s, o in zip(sets, offsets, strict=True)]),
         torch.full((sum(len(s) for s in sets),), -1, dtype=torch.long),
         (),
+    )
+
+
+def head(data: CaptionedSet, n: int) -> CaptionedSet:
+    """The first ``n`` images of a set with their captions and factors."""
+    keep = data.text_to_image < n
+    return replace(
+        data,
+        images=data.images[:n],
+        captions=[c for c, k in zip(data.captions, keep.tolist(), strict=True) if k],
+        text_to_image=data.text_to_image[keep],
+        labels=data.labels[:n],
+        image_factors={k: v[:n] for k, v in data.image_factors.items()},
+        text_factors={k: v[keep] for k, v in data.text_factors.items()},
     )

@@ -104,11 +104,13 @@ def evaluate_suite(
     probes: Sequence[str],
     device: torch.device,
     seed: int = 0,
+    retrieval_n: int | None = None,
 ) -> dict[str, float]:
     """All metrics on a suite of named sets.
 
     ``zeroshot``: ``(set, prompt key, label factor or None for the set's labels)``;
-    ``retrieval`` and ``probes``: set names (probes need the sets' factors).
+    ``retrieval`` and ``probes``: set names (probes need the sets' factors). Retrieval runs on
+    the first ``retrieval_n`` images of each set (all when None), zero-shot and probes on all.
     """
     was_training = model.training
     model.eval()
@@ -126,11 +128,13 @@ def evaluate_suite(
         for m, v in task.items():
             out[f"zs_{s}_{key}_{m}"] = v
     for s in retrieval:
-        for m, v in retrieval_recall(
-            images[s], texts[s], suite[s].text_to_image.to(device)
-        ).items():
+        n = len(suite[s]) if retrieval_n is None else min(retrieval_n, len(suite[s]))
+        keep = suite[s].text_to_image < n
+        img, txt = images[s][:n], texts[s][keep.to(texts[s].device)]
+        t2i = suite[s].text_to_image[keep]
+        for m, v in retrieval_recall(img, txt, t2i.to(device)).items():
             out[f"ret_{s}_{m}"] = v
-        out[f"gap_{s}"] = modality_gap(images[s], texts[s])
+        out[f"gap_{s}"] = modality_gap(img, txt)
     for s in probes:
         data = suite[s]
         shared_t = {f: data.image_factors[f][data.text_to_image] for f in ("shape", "colour")}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cibr_lab.cibr.captioned import TEXT_NUISANCE, CaptionedSet
+from cibr_lab.cibr.captioned import TEXT_NUISANCE, head
 from cibr_lab.cibr.evaluate import evaluate_suite
 from cibr_lab.cibr.loss import training_loss
 from cibr_lab.cibr.model import create_model, get_tokenizer
@@ -91,14 +91,24 @@ def train_and_evaluate(
         train_set, tokenizer(train_set.captions), torch.Generator().manual_seed(seed)
     )
     config = TrainConfig(**{k: cfg[k] for k in _TRAIN_KEYS})
-    curve_suite = {s: _head(suite[s], cfg["curve_n"]) for s in {s for s, _, _ in CURVE}}
+    curve_suite = {s: head(suite[s], cfg["curve_n"]) for s in {s for s, _, _ in CURVE}}
 
     def quick(model, step):
         m = evaluate_suite(model, tokenizer, curve_suite, CURVE, (), (), device, seed)
         return {"curve_zs_acc1": float(np.mean([v for k, v in m.items() if k.endswith("_acc1")]))}
 
     history = train(model, loss_fn, batches, config, device, None, quick, cfg["eval_every"])
-    metrics = evaluate_suite(model, tokenizer, suite, ZEROSHOT, RETRIEVAL, PROBES, device, seed)
+    metrics = evaluate_suite(
+        model,
+        tokenizer,
+        suite,
+        ZEROSHOT,
+        RETRIEVAL,
+        PROBES,
+        device,
+        seed,
+        retrieval_n=cfg["n_scenes_retrieval"],
+    )
     curve = pd.DataFrame(history)
     path = curves_path(profile, method.label, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,20 +143,6 @@ def _hashable(v: Any) -> Any:
     if isinstance(v, list):
         return tuple(_hashable(x) for x in v)
     return v
-
-
-def _head(data: CaptionedSet, n: int) -> CaptionedSet:
-    """The first ``n`` images of a set with their captions and factors."""
-    keep = data.text_to_image < n
-    return replace(
-        data,
-        images=data.images[:n],
-        captions=[c for c, k in zip(data.captions, keep.tolist(), strict=True) if k],
-        text_to_image=data.text_to_image[keep],
-        labels=data.labels[:n],
-        image_factors={k: v[:n] for k, v in data.image_factors.items()},
-        text_factors={k: v[keep] for k, v in data.text_factors.items()},
-    )
 
 
 def _full(cfg: Mapping[str, Any], method: Method, seed: int, device: torch.device, profile: str):

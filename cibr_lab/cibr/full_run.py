@@ -2,7 +2,8 @@
 restval) with open_clip_train (through :mod:`cibr_lab.cibr.openclip_train`: its csv loader and
 DataLoader workers, AMP, CLIP's AdamW settings, the logit-scale clamp, checkpoints and resume),
 then evaluate COCO 5k and Flickr30K 1k retrieval and zero-shot classification on the torchvision
-sets of ``cfg["full_zeroshot"]`` with the project's evaluation. Data come from
+sets of ``cfg["full_zeroshot"]`` with the project's evaluation. Lambda is chosen on COCO's
+Karpathy val split (``val_coco_*`` metrics), never on a test split. Data come from
 ``cibr_lab.runtime.data_dir()`` (see :mod:`cibr_lab.cibr.full_data`); nothing downloads except
 open_clip's pretrained weights, and only after every dataset was found.
 
@@ -43,6 +44,8 @@ from cibr_lab.results.version import config_hash
 from cibr_lab.runtime import autocast, results_dir
 
 RETRIEVAL_SETS = ("coco", "flickr30k")
+#: The split lambda is selected on (Karpathy val, 5000 COCO images): metrics ``val_coco_*``.
+VALIDATION_SET = ("coco", "val")
 #: open_clip_train's name for the checkpoint ``--save-most-recent`` keeps.
 LATEST_CHECKPOINT = "epoch_latest.pt"
 
@@ -60,6 +63,20 @@ def encode_labelled(
     return nn.functional.normalize(torch.cat(embs), dim=-1), torch.cat(labels).to(device)
 
 
+def _retrieval(
+    model: nn.Module,
+    tokenizer: CaptionTokenizer,
+    transform: Any,
+    device: torch.device,
+    name: str,
+    split: str,
+) -> dict[str, float]:
+    data = KarpathyCaptions(name, split, transform=transform)
+    img = encode_images(model, data.images, device, batch=256)
+    txt = encode_texts(model, tokenizer, data.captions, device)
+    return retrieval_recall(img, txt, data.text_to_image.to(device))
+
+
 def evaluate_full(
     model: nn.Module,
     tokenizer: CaptionTokenizer,
@@ -68,17 +85,21 @@ def evaluate_full(
     zeroshot_sets: Sequence[str],
     workers: int = min(4, os.cpu_count() or 1),
 ) -> dict[str, float]:
-    """``ret_<coco|flickr30k>_<image|text>_retrieval_recall@k`` on the Karpathy test splits and
+    """``ret_<coco|flickr30k>_<image|text>_retrieval_recall@k`` on the Karpathy test splits,
     ``zs_<set>_<acc1|acc5|mean_per_class_recall>`` on each zero-shot set (CLIP_benchmark's
-    prompts and strict retrieval ties)."""
+    prompts and strict retrieval ties), and the selection metrics ``val_coco_*`` (with their
+    mean R@1 ``val_coco_mean_recall@1``) on COCO's Karpathy val split."""
     model.eval()
     out: dict[str, float] = {}
     for name in RETRIEVAL_SETS:
-        data = KarpathyCaptions(name, "test", transform=transform)
-        img = encode_images(model, data.images, device, batch=256)
-        txt = encode_texts(model, tokenizer, data.captions, device)
-        for metric, value in retrieval_recall(img, txt, data.text_to_image.to(device)).items():
+        for metric, value in _retrieval(model, tokenizer, transform, device, name, "test").items():
             out[f"ret_{name}_{metric}"] = value
+    name, split = VALIDATION_SET
+    val = _retrieval(model, tokenizer, transform, device, name, split)
+    out |= {f"val_{name}_{metric}": value for metric, value in val.items()}
+    out[f"val_{name}_mean_recall@1"] = float(
+        np.mean([v for k, v in val.items() if k.endswith("recall@1")])
+    )
     for name in zeroshot_sets:
         dataset, names, templates = zeroshot_dataset(name, transform=transform)
         emb, labels = encode_labelled(model, dataset, device, workers=workers)
@@ -87,17 +108,18 @@ def evaluate_full(
         ).items():
             out[f"zs_{name}_{metric}"] = value
     zs = [v for k, v in out.items() if k.startswith("zs_") and k.endswith("_acc1")]
-    ret = [v for k, v in out.items() if k.endswith("recall@1")]
+    ret = [v for k, v in out.items() if k.startswith("ret_") and k.endswith("recall@1")]
     out["zs_mean_acc1"] = float(np.mean(zs)) if zs else float("nan")
     out["ret_mean_recall@1"] = float(np.mean(ret))
     return out
 
 
 def check_full_data(cfg: Mapping[str, Any]) -> None:
-    """Open every dataset the full profile reads (COCO train, the retrieval test splits, the
-    zero-shot sets): a missing one raises ``MissingDataError`` naming its path, before any
+    """Open every dataset the full profile reads (COCO train and val, the retrieval test splits,
+    the zero-shot sets): a missing one raises ``MissingDataError`` naming its path, before any
     pretrained weights are downloaded."""
     KarpathyCaptions("coco", "train")
+    KarpathyCaptions(*VALIDATION_SET)
     for name in RETRIEVAL_SETS:
         KarpathyCaptions(name, "test")
     for name in cfg["full_zeroshot"]:

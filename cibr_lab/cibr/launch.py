@@ -91,7 +91,16 @@ def main(argv: list[str] | None = None) -> int:
         world_size=world_size,
     )
     if rank == 0:
-        metrics = evaluate_suite(model, tokenizer, suite, ZEROSHOT, RETRIEVAL, PROBES, device)
+        metrics = evaluate_suite(
+            model,
+            tokenizer,
+            suite,
+            ZEROSHOT,
+            RETRIEVAL,
+            PROBES,
+            device,
+            retrieval_n=cfg["n_scenes_retrieval"],
+        )
         out.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(history).to_csv(out / "history.csv", index=False)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from cibr_lab.cibr.captioned import CaptionedSet, caption_labelled_images, concat_sets
-from cibr_lab.cibr.scenes import make_scenes
+from cibr_lab.cibr.scenes import make_scenes, n_combinations
 from cibr_lab.data.embedded import load_animals, load_mnist5k
 from cibr_lab.errors import ConfigError
 
@@ -59,6 +59,12 @@ def build_embedded(
 ) -> tuple[CaptionedSet, dict[str, CaptionedSet]]:
     """``(train mixture, {set name: eval set})`` for one run seed and the chapter settings."""
     k = cfg["captions_per_image"]
+    n_ret, limit = cfg["n_scenes_retrieval"], min(cfg["n_scenes_test"], n_combinations())
+    if not 1 <= n_ret <= limit:
+        raise ConfigError(
+            f"cibr.n_scenes_retrieval must be between 1 and {limit} (n_scenes_test and the "
+            f"{n_combinations()} distinct caption contents), got {n_ret}"
+        )
     scenes_train = make_scenes(cfg["n_scenes_train"], seed, k, name="scenes_train")
     digits = _real(load_mnist5k, "digits", cfg["n_digits_train"], cfg["n_digits_test"], seed, k)
     animals = _real(load_animals, "animals", cfg["n_animals_train"], cfg["n_animals_test"], seed, k)

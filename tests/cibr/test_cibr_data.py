@@ -181,3 +181,36 @@ def test_tiny_model_is_registered_and_encodes():
     torch.testing.assert_close(out["image_features"].norm(dim=1), torch.ones(3))
     with pytest.raises(KeyError, match="unknown model"):
         get_tokenizer("no-such-model")
+
+
+def test_retrieval_runs_on_the_unique_head_and_zero_shot_on_the_whole_set():
+    from cibr_lab.cibr.captioned import head
+    from cibr_lab.cibr.evaluate import evaluate_suite
+
+    torch.manual_seed(0)
+    model, tokenizer = create_model("cibr-tiny").eval(), get_tokenizer("cibr-tiny")
+    data = make_scenes(40, seed=3, captions_per_image=2, name="s")
+    task = (("s", "scene_colour", "colour"),)
+    whole = evaluate_suite(model, tokenizer, {"s": data}, task, ("s",), (), torch.device("cpu"))
+    cut = evaluate_suite(
+        model, tokenizer, {"s": data}, task, ("s",), (), torch.device("cpu"), retrieval_n=16
+    )
+    small = evaluate_suite(
+        model, tokenizer, {"s": head(data, 16)}, task, ("s",), (), torch.device("cpu")
+    )
+    for key in cut:
+        expected = small[key] if key.startswith(("ret_", "gap_")) else whole[key]
+        assert cut[key] == pytest.approx(expected), key
+    assert cut["ret_s_image_retrieval_recall@1"] != whole["ret_s_image_retrieval_recall@1"]
+
+
+def test_retrieval_head_beyond_the_unique_contents_is_refused():
+    from cibr_lab.cibr.suite import build_data
+    from cibr_lab.errors import ConfigError
+    from cibr_lab.runtime import get_profile
+
+    cfg = get_profile("smoke").section("cibr")
+    with pytest.raises(ConfigError, match="n_scenes_retrieval must be between 1 and 96"):
+        build_data({**cfg, "n_scenes_retrieval": 97}, 0)
+    with pytest.raises(ConfigError, match=f"and the {n_combinations()} distinct"):
+        build_data({**cfg, "n_scenes_test": 400, "n_scenes_retrieval": 300}, 0)

@@ -20,6 +20,7 @@ from cibr_lab.runtime import get_profile
 TINY = {
     "n_scenes_train": 96,
     "n_scenes_test": 64,
+    "n_scenes_retrieval": 48,
     "n_digits_train": 32,
     "n_digits_test": 32,
     "n_animals_train": 32,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,25 @@ def test_fine_tune_and_evaluate_on_fixtures(fixture_data):
     assert 0.0 <= metrics["zs_eurosat_acc1"] <= 1.0
     assert metrics["zs_eurosat_acc1"] <= metrics["zs_eurosat_acc5"] <= 1.0
     assert metrics["s_per_step"] > 0
+    # the selection metric comes from the one Karpathy val image, not from the test splits
+    assert metrics["val_coco_image_retrieval_recall@1"] == 1.0
+    assert metrics["val_coco_mean_recall@1"] == 1.0
+    test_r1 = [v for k, v in metrics.items() if k.startswith("ret_") and k.endswith("_recall@1")]
+    assert metrics["ret_mean_recall@1"] == pytest.approx(sum(test_r1) / len(test_r1))
+
+
+def test_full_profile_selects_lambda_on_the_val_split_and_needs_it(tmp_path, monkeypatch):
+    assert get_profile("full").section("cibr")["select_metric"] == "val_coco_mean_recall@1"
+    root = tmp_path / "data"
+    shutil.copytree(FIXTURES, root)
+    annotation = root / "coco" / "dataset_coco.json"
+    entries = json.loads(annotation.read_text())
+    entries["images"] = [e for e in entries["images"] if e["split"] != "val"]
+    annotation.write_text(json.dumps(entries))
+    monkeypatch.setenv("CIBR_LAB_DATA", str(root))
+    cfg = get_profile("full", overrides={"cibr": TINY}).section("cibr")
+    with pytest.raises(ValueError, match="no image in split 'val'"):
+        train_and_evaluate_full(cfg, "ceb", 0.02, False, 0, torch.device("cpu"))
 
 
 def test_full_profile_arms_and_missing_data(tmp_path, monkeypatch):
