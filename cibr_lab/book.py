@@ -1,7 +1,9 @@
 """Build the book: convert each chapter with jupytext, execute it with papermill, render HTML.
 
-Chapters are the jupytext percent files ``book/NN_*.py``. They execute in order (the report
-chapter last, since it reads the others' records) under one profile; the notebooks executed in
+Chapters are the jupytext percent files ``book/NN_*.py``. They execute under one profile,
+``jobs`` at a time in their order (each in its own kernel; the 2-core default overlaps one
+chapter's serial cells with another's worker processes), the report chapter last and alone,
+since it reads the others' records; the notebooks executed in
 this build (and no older ones) are staged with ``_config.yml``, a ``_toc.yml`` listing only
 them, and the markdown pages, and Jupyter Book renders them with execution off. A failing cell
 stops the build with the chapter and cell named. The console shows each chapter as it starts,
@@ -20,12 +22,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
 DEFAULT_TIMEOUT_S = 900
+#: Chapters executed at once (two kernels on the 2-core reference machine).
+DEFAULT_JOBS = 2
+#: Chapters whose name starts so run after every other chapter (they read its records).
+LAST = ("99",)
 HEARTBEAT_S = 60.0
 #: A page's section that glues from the report chapter (dropped when the report is not built).
 REPORT_SECTION = re.compile(r"<!-- headline:start.*?<!-- headline:end -->\n", re.DOTALL)
@@ -38,6 +45,12 @@ KERNEL_ENV = {
     "TQDM_DISABLE": "1",
     "PYTHONWARNINGS": "ignore:IProgress not found:Warning:tqdm.auto",
 }
+
+
+def say(message: str) -> None:
+    """Print ``[book] message`` as one write (chapters and heartbeats print from threads)."""
+    sys.stdout.write(f"[book] {message}\n")
+    sys.stdout.flush()
 
 
 class ChapterError(RuntimeError):
@@ -71,7 +84,7 @@ def heartbeat(name: str, every_s: float = HEARTBEAT_S) -> Iterator[None]:
 
     def beat() -> None:
         while not done.wait(every_s):
-            print(f"[book] {name} still running, {time.perf_counter() - start:.0f} s", flush=True)
+            say(f"{name} still running, {time.perf_counter() - start:.0f} s")
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
@@ -171,17 +184,53 @@ def build_html(stage_dir: Path, output_root: Path) -> Path:
     return output_root / "_build" / "html"
 
 
+def _execute_all(
+    sources: list[Path], executed: Path, profile: str, timeout: int, jobs: int
+) -> None:
+    failed = threading.Event()
+
+    def one(src: Path) -> None:
+        if failed.is_set():
+            return
+        say(f"executing {src.name} (profile={profile})")
+        try:
+            seconds = execute_chapter(src, executed / f"{src.stem}.ipynb", profile, timeout)
+        except BaseException:
+            failed.set()
+            raise
+        say(f"{src.name}: {seconds:.1f} s")
+
+    first = [s for s in sources if not s.stem.startswith(LAST)]
+    # every kernel inherits one environment, set before any starts (no race between chapters)
+    downloads = {"CIBR_LAB_DOWNLOADS": str(executed / DOWNLOADS)}
+    with kernel_env({**KERNEL_ENV, **downloads}):
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            futures = [pool.submit(one, src) for src in first]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        for src in sources:
+            if src not in first:
+                one(src)
+
+
 def build(
     root: Path,
     profile: str,
     out: Path,
     timeout: int = DEFAULT_TIMEOUT_S,
     chapters: list[str] | None = None,
+    jobs: int = DEFAULT_JOBS,
 ) -> Path:
-    """Execute the chapters (all, or those whose names start with ``chapters``) and render.
+    """Execute the chapters (all, or those whose names start with ``chapters``), ``jobs`` at a
+    time with the report chapter last, and render.
 
     Only the notebooks executed by this call are staged: earlier ones under ``out`` are removed
-    first, so a failed or stale chapter of another build never reaches the HTML.
+    first, so a failed or stale chapter of another build never reaches the HTML. A failing
+    chapter stops the build once the chapters running beside it end; none starts after it.
     """
     executed = out / "executed" / profile
     sources = chapter_sources(root)
@@ -189,16 +238,17 @@ def build(
         sources = [s for s in sources if any(s.stem.startswith(c) for c in chapters)]
     if not sources:
         raise ChapterError(f"no chapter in {root / 'book'} starts with any of {chapters}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     if executed.exists():
         shutil.rmtree(executed)
-    for src in sources:
-        print(f"[book] executing {src.name} (profile={profile})", flush=True)
-        seconds = execute_chapter(src, executed / f"{src.stem}.ipynb", profile, timeout)
-        print(f"[book] {src.name}: {seconds:.1f} s", flush=True)
+    start = time.perf_counter()
+    _execute_all(sources, executed, profile, timeout, jobs)
+    say(f"{len(sources)} chapters executed in {time.perf_counter() - start:.1f} s")
     stage_dir = out / "src"
     stage(root, executed, stage_dir)
     html = build_html(stage_dir, out.parent)
-    print(f"[book] open {html / 'index.html'}", flush=True)
+    say(f"open {html / 'index.html'}")
     return html
 
 
@@ -210,7 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="per-cell seconds")
     parser.add_argument("--chapters", nargs="*", help="only chapters whose name starts so")
     parser.add_argument("--out", type=Path, help="the _build folder (default: <root>/_build)")
+    parser.add_argument(
+        "--jobs", type=int, default=DEFAULT_JOBS, help="chapters executed at once (>= 1)"
+    )
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     root = args.root.resolve()
     try:
         build(
@@ -219,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             (args.out or root / "_build").resolve(),
             args.timeout,
             args.chapters,
+            args.jobs,
         )
     except ChapterError as err:
         print(f"[book] FAILED: {err}", file=sys.stderr)

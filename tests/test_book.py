@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -185,3 +186,59 @@ def test_heartbeat_prints_while_the_block_runs_and_stops_after(capsys):
     assert all(re.fullmatch(r"\[book\] 05_x.py still running, \d+ s", line) for line in lines)
     time.sleep(0.1)
     assert capsys.readouterr().out == ""
+
+
+def _fake_chapters(root: Path, names: list[str]) -> None:
+    (root / "book").mkdir(parents=True)
+    for name in names:
+        (root / "book" / f"{name}.py").write_text("")
+
+
+def test_chapters_run_two_at_a_time_and_the_report_alone_after_them(tmp_path, monkeypatch):
+    import threading
+
+    import cibr_lab.book as book
+
+    _fake_chapters(tmp_path, ["01_a", "02_b", "03_c", "99_report"])
+    spans, lock, running, peak = {}, threading.Lock(), [0], [0]
+
+    def fake_execute(src, out, profile, timeout):
+        assert os.environ["CIBR_LAB_DOWNLOADS"] == str(out.parent / book.DOWNLOADS)
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        start = time.perf_counter()
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        spans[src.stem] = (start, time.perf_counter())
+        return 0.3
+
+    monkeypatch.setattr(book, "execute_chapter", fake_execute)
+    book._execute_all(book.chapter_sources(tmp_path), tmp_path / "x", "smoke", 10, jobs=2)
+    assert peak[0] == 2  # two chapters overlapped, never three
+    assert spans["99_report"][0] >= max(
+        end for stem, (_, end) in spans.items() if stem != "99_report"
+    )
+    assert os.environ.get("CIBR_LAB_DOWNLOADS") != str(tmp_path / "x" / book.DOWNLOADS)
+
+
+def test_a_failing_chapter_stops_the_build_and_no_chapter_starts_after_it(tmp_path, monkeypatch):
+    import cibr_lab.book as book
+
+    _fake_chapters(tmp_path, ["01_a", "02_b", "03_c", "99_report"])
+    started = []
+
+    def fake_execute(src, out, profile, timeout):
+        started.append(src.stem)
+        if src.stem == "01_a":
+            raise ChapterError("01_a.py: cell #3 failed")
+        time.sleep(0.2)
+        return 0.2
+
+    monkeypatch.setattr(book, "execute_chapter", fake_execute)
+    with pytest.raises(ChapterError, match="01_a.py: cell #3"):
+        book._execute_all(book.chapter_sources(tmp_path), tmp_path / "x", "smoke", 10, jobs=1)
+    assert started == ["01_a"]
+    with pytest.raises(SystemExit):
+        main(["--jobs", "0", "--root", str(tmp_path)])

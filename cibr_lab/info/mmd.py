@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -42,6 +43,44 @@ def median_bandwidths(
     return torch.stack([med * s for s in scales])  # no mask, no host-to-device copy
 
 
+#: Up to this many points in all, :func:`mmd2` takes one pooled distance matrix (one kernel
+#: pass, the median read from it) instead of three chunked blocks: the training-step case.
+_FUSED_MAX = 1024
+
+
+@lru_cache(maxsize=16)
+def _pair_weights(m: int, n: int, unbiased: bool, device: torch.device) -> Tensor:
+    """``W [m+n, m+n]`` with ``mmd2 = sum(W * K)`` for the pooled kernel matrix ``K``."""
+    sign = torch.cat([torch.ones(m, dtype=torch.float64), -torch.ones(n, dtype=torch.float64)])
+    size = torch.cat([torch.full((m,), float(m)), torch.full((n,), float(n))]).double()
+    if not unbiased:
+        return (torch.outer(sign / size, sign / size)).to(device)
+    same = sign[:, None] == sign[None, :]
+    w = torch.where(same, 1.0 / (size[:, None] * (size[:, None] - 1)), -1.0 / (m * n))
+    return w.fill_diagonal_(0.0).to(device)
+
+
+def _mmd2_fused(
+    x: Tensor, y: Tensor, bandwidths: Sequence[float] | Tensor | None, unbiased: bool
+) -> Tensor:
+    """:func:`mmd2` for small inputs: the pooled squared distances and the kernel once, summed
+    with fixed pair weights (few operations: the cost of a training step is their overhead)."""
+    z = torch.cat([x, y])
+    z2 = z.pow(2).sum(1)
+    sq = (z2[:, None] + z2[None, :] - 2 * z @ z.T).clamp_min(0)
+    if bandwidths is None:
+        med = off_diagonal(sq.detach()).median().sqrt().clamp_min(1e-12)
+        bw = med * torch.tensor(DEFAULT_SCALES, device=x.device, dtype=x.dtype)
+    else:
+        bw = torch.as_tensor(bandwidths)
+        if bw.numel() == 0 or torch.any(bw <= 0):
+            raise ValueError("bandwidths must be positive")
+    inv2s2 = 1.0 / (2 * bw.to(device=x.device, dtype=x.dtype).reshape(-1) ** 2)
+    k = torch.exp(sq[..., None] * -inv2s2).sum(-1)
+    weights = _pair_weights(x.shape[0], y.shape[0], unbiased, x.device)
+    return (k.double() * weights).sum().to(x.dtype)
+
+
 def _kernel_sum(a: Tensor, b: Tensor, inv2s2: Tensor, same: bool, chunk: int) -> Tensor:
     """Sum of k(a_i, b_j) over all pairs, one ``chunk x chunk`` block at a time (float64 total)."""
     total = a.new_zeros((), dtype=torch.float64)
@@ -78,6 +117,8 @@ def mmd2(
     """
     if check:
         _check(x, y, 2 if unbiased else 1)
+    if x.shape[0] + y.shape[0] <= min(chunk_size, _FUSED_MAX):
+        return _mmd2_fused(x, y, bandwidths, unbiased)
     if bandwidths is None:
         bw = median_bandwidths(x, y)  # positive by construction
     else:

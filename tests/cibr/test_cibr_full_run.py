@@ -37,10 +37,9 @@ def test_fine_tune_and_evaluate_on_fixtures(fixture_data):
     cfg = get_profile("full", overrides={"cibr": TINY}).section("cibr")
     metrics = train_and_evaluate_full(cfg, "ceb", 0.5, True, 0, torch.device("cpu"))
     for name in ("coco", "flickr30k"):
-        for k in (1, 5, 10):
-            assert 0.0 <= metrics[f"ret_{name}_image_retrieval_recall@{k}"] <= 1.0
-        # two test images: every query finds its item within the top 5
-        assert metrics[f"ret_{name}_text_retrieval_recall@5"] == 1.0
+        for side in ("image", "text"):
+            recalls = [metrics[f"ret_{name}_{side}_retrieval_recall@{k}"] for k in (1, 5, 10)]
+            assert 0.0 <= recalls[0] <= recalls[1] <= recalls[2] <= 1.0
     assert 0.0 <= metrics["zs_eurosat_acc1"] <= 1.0
     assert metrics["zs_eurosat_acc1"] <= metrics["zs_eurosat_acc5"] <= 1.0
     assert metrics["s_per_step"] > 0
@@ -169,5 +168,5 @@ def test_printed_torchrun_command_trains_and_its_checkpoint_evaluates(
     assert main(["--profile", "smoke", "evaluate", "--checkpoint", str(checkpoint),
                  "--out", str(metrics_path), "--device", "cpu"]) == 0  # fmt: skip
     metrics = json.loads(metrics_path.read_text())
-    assert metrics["ret_coco_text_retrieval_recall@5"] == 1.0  # two test images
+    assert metrics["val_coco_mean_recall@1"] == 1.0  # one val image: every query finds it
     assert 0.0 <= metrics["ret_flickr30k_image_retrieval_recall@1"] <= 1.0

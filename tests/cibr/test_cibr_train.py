@@ -126,9 +126,9 @@ def test_training_lowers_the_contrastive_loss(setup):
     data, tokens = setup
     model, loss_fn = _model_and_loss("ceb", lam=0.1)
     batches = CaptionBatches(data, tokens, torch.Generator().manual_seed(0))
-    config = TrainConfig(steps=30, batch_size=32, lr=3e-3, warmup=3, log_every=10)
+    config = TrainConfig(steps=60, batch_size=32, lr=3e-3, warmup=3, log_every=20)
     history = train(model, loss_fn, batches, config, CPU)
-    assert [r["step"] for r in history] == [10, 20, 30]
+    assert [r["step"] for r in history] == [20, 40, 60]
     assert history[-1]["contrastive_loss"] < history[0]["contrastive_loss"] - 0.2
     assert {"R_v", "R_t", "cibr_loss", "lr", "s_per_step"} <= set(history[0])
 
