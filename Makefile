@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@echo "[install] $(VENV) (pins: constraints.txt)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -c constraints.txt -e '.[book,test]' 2>&1 | $(QUIET_PIP)
+	$(PY) -m pip install -q --no-compile -c constraints.txt -e '.[book,test]' 2>&1 | $(QUIET_PIP)
 	@# animal-mnist declares tensorflow, which we never import: install its data without deps.
 	$(PY) -m pip install -q --no-deps 'animal-mnist==0.4' 2>&1 | $(QUIET_PIP)
 	@touch $@
