@@ -1,9 +1,9 @@
 """Build the book: convert each chapter with jupytext, execute it with papermill, render HTML.
 
 Chapters are the jupytext percent files ``book/NN_*.py``. They execute under one profile,
-``jobs`` at a time (each in its own kernel; the 2-core default overlaps one chapter's serial
-cells with another's worker processes; :data:`START_FIRST` first, then in order), the report
-chapter last and alone, since it reads the others' records; the notebooks executed in
+``jobs`` at a time in their order (each in its own kernel; the 2-core default overlaps one
+chapter's serial cells with another's worker processes), the report chapter last and alone,
+since it reads the others' records; the notebooks executed in
 this build (and no older ones) are staged with ``_config.yml``, a ``_toc.yml`` listing only
 them, and the markdown pages, and Jupyter Book renders them with execution off. A failing cell
 stops the build with the chapter and cell named. The console shows each chapter as it starts,
@@ -33,10 +33,6 @@ DEFAULT_TIMEOUT_S = 900
 DEFAULT_JOBS = 2
 #: Chapters whose name starts so run after every other chapter (they read its records).
 LAST = ("99",)
-#: Chapters started first: most of their work is serial (the theory chapter's kernel, the OOD
-#: chapter's first seed, which trains the committee all seeds share), so the chapters whose work
-#: runs in worker processes (CIBR, AL) keep both cores busy to the end.
-START_FIRST = ("01", "04")
 HEARTBEAT_S = 60.0
 #: A page's section that glues from the report chapter (dropped when the report is not built).
 REPORT_SECTION = re.compile(r"<!-- headline:start.*?<!-- headline:end -->\n", re.DOTALL)
@@ -205,7 +201,6 @@ def _execute_all(
         say(f"{src.name}: {seconds:.1f} s")
 
     first = [s for s in sources if not s.stem.startswith(LAST)]
-    first.sort(key=lambda s: not s.stem.startswith(START_FIRST))  # stable: else source order
     # every kernel inherits one environment, set before any starts (no race between chapters)
     downloads = {"CIBR_LAB_DOWNLOADS": str(executed / DOWNLOADS)}
     with kernel_env({**KERNEL_ENV, **downloads}):
