@@ -150,3 +150,24 @@ def test_bad_environment_values_are_clear_errors(monkeypatch, tmp_path):
     monkeypatch.setenv("CIBR_LAB_RESULTS", str(afile))
     with pytest.raises(ConfigError, match="CIBR_LAB_RESULTS=.*is a file, not a folder"):
         results_dir()
+
+
+def test_fused_adam_where_torch_has_it_and_it_steps_like_the_loop():
+    from cibr_lab.runtime import fused_adam
+
+    assert fused_adam(torch.device("cpu")) is True
+    assert fused_adam(torch.device("meta")) is None
+    torch.manual_seed(0)
+    start = [torch.randn(5, 3), torch.randn(3)]
+    grads = [torch.randn(5, 3), torch.randn(3)]
+    results = []
+    for fused in (None, fused_adam(torch.device("cpu"))):
+        params = [p.clone().requires_grad_() for p in start]
+        opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.1, fused=fused)
+        for _ in range(3):
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        results.append(params)
+    for loop, fused in zip(*results, strict=True):
+        assert torch.allclose(loop, fused, atol=1e-6)

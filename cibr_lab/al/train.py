@@ -34,11 +34,13 @@ from cibr_lab.al.nets import ALNet
 from cibr_lab.data.augment import random_crop_flip
 from cibr_lab.errors import ConfigError
 from cibr_lab.info import mmd2
-from cibr_lab.runtime import autocast
+from cibr_lab.runtime import autocast, fused_adam
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adam": lambda params, lr, wd, momentum: torch.optim.Adam(params, lr=lr, weight_decay=wd),
-    "sgd": lambda params, lr, wd, momentum: torch.optim.SGD(
+    "adam": lambda params, lr, wd, momentum, device: torch.optim.Adam(
+        params, lr=lr, weight_decay=wd, fused=fused_adam(device)
+    ),
+    "sgd": lambda params, lr, wd, momentum, device: torch.optim.SGD(
         params, lr=lr, weight_decay=wd, momentum=momentum
     ),
 }
@@ -182,7 +184,9 @@ def train(
     if use_mmd and x_unlabeled.shape[0] < 2:
         raise ValueError("MMD training needs at least 2 unlabelled points")
     model.to(device).train()
-    opt = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
+    opt = OPTIMIZERS[cfg.optimizer](
+        model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum, device
+    )
     n = x_labeled.shape[0]
     ends = set(cfg.cycle_ends())
     swa_model = AveragedModel(model) if cfg.swa else None

@@ -29,7 +29,7 @@ from cibr_lab.cibr.captioned import CaptionedSet
 from cibr_lab.cibr.loss import CIBRLoss
 from cibr_lab.cibr.schedule import make_scheduler
 from cibr_lab.results.atomic import atomic_torch_save, torch_load_checked
-from cibr_lab.runtime import autocast
+from cibr_lab.runtime import autocast, fused_adam
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,7 @@ def train(
             {"params": no_decay, "weight_decay": 0.0},
         ],
         lr=config.lr,
+        fused=fused_adam(device),
     )
     scheduler = make_scheduler(optimizer, config.warmup, config.steps, config.lr_floor)
     history: list[dict[str, Any]] = []

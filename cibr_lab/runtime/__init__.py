@@ -1,6 +1,6 @@
 """Runtime: device selection, seeding, profiles and paths."""
 
-from cibr_lab.runtime.device import autocast, get_device
+from cibr_lab.runtime.device import autocast, fused_adam, get_device
 from cibr_lab.runtime.paths import data_dir, results_dir
 from cibr_lab.runtime.profiles import Profile, get_profile, profile_names
 from cibr_lab.runtime.seed import seed_everything
@@ -13,6 +13,7 @@ __all__ = [
     "autocast",
     "check_environment",
     "data_dir",
+    "fused_adam",
     "get_device",
     "get_profile",
     "profile_names",

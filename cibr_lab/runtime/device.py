@@ -45,3 +45,14 @@ def autocast(device: torch.device, enabled: bool = True) -> torch.autocast:
     return torch.autocast(
         device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda"
     )
+
+
+#: Devices with torch's fused (single-kernel) Adam and AdamW.
+FUSED_ADAM_DEVICES = ("cpu", "cuda")
+
+
+def fused_adam(device: torch.device) -> bool | None:
+    """``fused=`` for ``torch.optim.Adam``/``AdamW`` on ``device``: True where torch has the fused
+    kernel (one call per step instead of a loop over the parameters; about 6x cheaper on CPU for
+    the CIBR model's 105 tensors), None (torch's default) elsewhere."""
+    return True if device.type in FUSED_ADAM_DEVICES else None
