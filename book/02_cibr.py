@@ -235,8 +235,8 @@ print({name: round(value.item(), 4) for name, value in terms.items()})
 # tower, a two-layer text transformer, {glue:text}`embed_dim`-d embeddings) for
 # {glue:text}`steps` steps at batch {glue:text}`batch`, AdamW at learning rate {glue:text}`lr`
 # with warm-up and cosine decay. The learning rate is shared by all arms; it was chosen in a pilot
-# of CLIP on the validation seeds (it beat three times its value on the selection metric, on
-# retrieval and on the final loss; the figures are in the profile file). For each seed the data
+# of CLIP on the validation seeds (it beat the larger rate used before on the selection metric,
+# on retrieval and on the final loss; the pilot's figures are in the profile file). For each seed the data
 # and the initial weights are shared by all arms (a paired design).
 #
 # **Choosing $\lambda$ on validation seeds.** Each estimator's grid ({glue:text}`grid`) is

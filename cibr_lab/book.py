@@ -204,14 +204,9 @@ def _execute_all(
     # every kernel inherits one environment, set before any starts (no race between chapters)
     downloads = {"CIBR_LAB_DOWNLOADS": str(executed / DOWNLOADS)}
     with kernel_env({**KERNEL_ENV, **downloads}):
-        with ThreadPoolExecutor(max(1, jobs)) as pool:
-            futures = [pool.submit(one, src) for src in first]
-            try:
-                for future in futures:
-                    future.result()
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        with ThreadPoolExecutor(jobs) as pool:  # after a failure, queued chapters return at once
+            for future in [pool.submit(one, src) for src in first]:
+                future.result()
         for src in sources:
             if src not in first:
                 one(src)

@@ -29,7 +29,7 @@ from cibr_lab.cibr.evaluate import evaluate_suite
 from cibr_lab.cibr.loss import training_loss
 from cibr_lab.cibr.model import create_model, get_tokenizer
 from cibr_lab.cibr.scenes import IMAGE_NUISANCE
-from cibr_lab.cibr.suite import CURVE, PROBES, RETRIEVAL, ZEROSHOT, build_data
+from cibr_lab.cibr.suite import CURVE, PROBES, build_data, evaluate_embedded
 from cibr_lab.cibr.train import CaptionBatches, TrainConfig, train
 from cibr_lab.errors import ConfigError
 from cibr_lab.results import cached_run, find_record, load_records, write_record
@@ -98,17 +98,7 @@ def train_and_evaluate(
         return {"curve_zs_acc1": float(np.mean([v for k, v in m.items() if k.endswith("_acc1")]))}
 
     history = train(model, loss_fn, batches, config, device, None, quick, cfg["eval_every"])
-    metrics = evaluate_suite(
-        model,
-        tokenizer,
-        suite,
-        ZEROSHOT,
-        RETRIEVAL,
-        PROBES,
-        device,
-        seed,
-        retrieval_n=cfg["n_scenes_retrieval"],
-    )
+    metrics = evaluate_embedded(model, tokenizer, suite, cfg, device, seed)
     curve = pd.DataFrame(history)
     path = curves_path(profile, method.label, seed)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,10 +21,9 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from cibr_lab.cibr.evaluate import evaluate_suite
 from cibr_lab.cibr.loss import training_loss
 from cibr_lab.cibr.model import create_model, get_tokenizer
-from cibr_lab.cibr.suite import PROBES, RETRIEVAL, ZEROSHOT, build_data
+from cibr_lab.cibr.suite import build_data, evaluate_embedded
 from cibr_lab.cibr.train import CaptionBatches, TrainConfig, train
 from cibr_lab.errors import ConfigError
 from cibr_lab.runtime import get_device, get_profile
@@ -91,16 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         world_size=world_size,
     )
     if rank == 0:
-        metrics = evaluate_suite(
-            model,
-            tokenizer,
-            suite,
-            ZEROSHOT,
-            RETRIEVAL,
-            PROBES,
-            device,
-            retrieval_n=cfg["n_scenes_retrieval"],
-        )
+        metrics = evaluate_embedded(model, tokenizer, suite, cfg, device)
         out.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(history).to_csv(out / "history.csv", index=False)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))

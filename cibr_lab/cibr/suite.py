@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from torch import nn
 
 from cibr_lab.cibr.captioned import CaptionedSet, caption_labelled_images, concat_sets
+from cibr_lab.cibr.evaluate import evaluate_suite
 from cibr_lab.cibr.scenes import make_scenes, n_combinations
+from cibr_lab.cibr.tokenizer import CaptionTokenizer
 from cibr_lab.data.embedded import load_animals, load_mnist5k
 from cibr_lab.errors import ConfigError
 
@@ -92,3 +95,19 @@ def build_data(cfg: Mapping[str, Any], seed: int) -> tuple[CaptionedSet, dict[st
             f"unknown data source {source!r}; valid sources: {', '.join(DATA_SOURCES)}"
         )
     return DATA_SOURCES[source](cfg, seed)
+
+
+def evaluate_embedded(
+    model: nn.Module,
+    tokenizer: CaptionTokenizer,
+    suite: Mapping[str, CaptionedSet],
+    cfg: Mapping[str, Any],
+    device: torch.device,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The chapter's final metrics of one model: :data:`ZEROSHOT`, :data:`RETRIEVAL` (on each
+    set's first ``cfg["n_scenes_retrieval"]`` scenes) and :data:`PROBES`."""
+    return evaluate_suite(
+        model, tokenizer, suite, ZEROSHOT, RETRIEVAL, PROBES, device, seed,
+        retrieval_n=cfg["n_scenes_retrieval"],
+    )  # fmt: skip
