@@ -43,6 +43,13 @@ def median_bandwidths(
     return torch.stack([med * s for s in scales])  # no mask, no host-to-device copy
 
 
+def _given_bandwidths(bandwidths: Sequence[float] | Tensor) -> Tensor:
+    bw = torch.as_tensor(bandwidths)
+    if bw.numel() == 0 or torch.any(bw <= 0):
+        raise ValueError("bandwidths must be positive")
+    return bw
+
+
 #: Up to this many points in all, :func:`mmd2` takes one pooled distance matrix (one kernel
 #: pass, the median read from it) instead of three chunked blocks: the training-step case.
 _FUSED_MAX = 1024
@@ -72,9 +79,7 @@ def _mmd2_fused(
         med = off_diagonal(sq.detach()).median().sqrt().clamp_min(1e-12)
         bw = med * torch.tensor(DEFAULT_SCALES, device=x.device, dtype=x.dtype)
     else:
-        bw = torch.as_tensor(bandwidths)
-        if bw.numel() == 0 or torch.any(bw <= 0):
-            raise ValueError("bandwidths must be positive")
+        bw = _given_bandwidths(bandwidths)
     inv2s2 = 1.0 / (2 * bw.to(device=x.device, dtype=x.dtype).reshape(-1) ** 2)
     k = torch.exp(sq[..., None] * -inv2s2).sum(-1)
     weights = _pair_weights(x.shape[0], y.shape[0], unbiased, x.device)
@@ -122,9 +127,7 @@ def mmd2(
     if bandwidths is None:
         bw = median_bandwidths(x, y)  # positive by construction
     else:
-        bw = torch.as_tensor(bandwidths)
-        if bw.numel() == 0 or torch.any(bw <= 0):
-            raise ValueError("bandwidths must be positive")
+        bw = _given_bandwidths(bandwidths)
     bw = bw.to(device=x.device, dtype=x.dtype).reshape(-1)
     inv2s2 = 1.0 / (2 * bw**2)
     m, n, nb = x.shape[0], y.shape[0], bw.numel()
