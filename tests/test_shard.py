@@ -64,8 +64,8 @@ def test_cibr_shards_split_arms_and_the_last_one_writes_the_comparison(tmp_path,
     tiny = {
         "n_scenes_train": 64, "n_scenes_test": 32, "n_scenes_retrieval": 32,
         "n_digits_train": 16, "n_digits_test": 16, "n_animals_train": 16, "n_animals_test": 16,
-        "steps": 2, "batch_size": 16,
-        "log_every": 1, "eval_every": 2, "curve_n": 16, "workers": 1,
+        "steps": 5, "batch_size": 16,
+        "log_every": 1, "eval_every": 1, "curve_n": 16, "workers": 1,
     }  # fmt: skip
     profile = get_profile("smoke", {"cibr": tiny}, seeds=[0, 1])
     whole = _run(monkeypatch, tmp_path / "one", "cibr", profile, [Shard()])

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from numpy.typing import ArrayLike
 
 from cibr_lab.cibr.captioned import TEXT_NUISANCE, head
 from cibr_lab.cibr.evaluate import evaluate_suite
@@ -41,6 +42,27 @@ _TRAIN_KEYS = ("steps", "batch_size", "accum", "lr", "weight_decay", "warmup", "
 
 #: The last fraction of the steps over which a run must be flat to count as a plateau.
 PLATEAU_WINDOW = 0.2
+#: A run is on a plateau when its curve moves by at most this much over that window: one
+#: accuracy point, the smallest zero-shot effect the chapter's power analysis aims at.
+PLATEAU_GAIN = 0.01
+
+
+def late_gain(steps: ArrayLike, values: ArrayLike, total: int) -> float:
+    """How much a learning curve still rises over its last :data:`PLATEAU_WINDOW` of ``total``
+    steps: the least-squares slope through the evaluations in that window times the window's
+    length in steps (a line through every point there is less noisy than the difference of the
+    window's two ends). Fewer than two evaluations in the window are a ``ValueError``."""
+    x, y = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"{x.size} steps for {y.size} values")
+    inside = x >= (1 - PLATEAU_WINDOW) * total
+    if inside.sum() < 2:
+        raise ValueError(
+            f"the last {PLATEAU_WINDOW:.0%} of {total} steps hold {int(inside.sum())} "
+            "evaluations; the late gain needs two"
+        )
+    slope = np.polyfit(x[inside], y[inside], 1)[0]
+    return float(slope * PLATEAU_WINDOW * total)
 
 
 @dataclass(frozen=True)
@@ -106,8 +128,7 @@ def train_and_evaluate(
     evals = curve[curve["kind"] == "eval"]
     trains = curve[curve["kind"] == "train"]
     metrics["curve_auc_zs_acc1"] = float(evals["curve_zs_acc1"].mean())
-    late = evals[evals["step"] >= (1 - PLATEAU_WINDOW) * cfg["steps"]]["curve_zs_acc1"]
-    metrics["curve_late_gain"] = float(late.iloc[-1] - late.iloc[0])
+    metrics["curve_late_gain"] = late_gain(evals["step"], evals["curve_zs_acc1"], cfg["steps"])
     metrics["s_per_step"] = float(
         trains["s_per_step"].iloc[1:].mean() if len(trains) > 1 else trains["s_per_step"].mean()
     )
@@ -181,6 +202,21 @@ def check_seeds(cfg: Mapping[str, Any]) -> None:
         )
     if not cfg["validation_seeds"]:
         raise ConfigError("cibr.validation_seeds is empty: lambda needs validation runs")
+
+
+def check_curve(cfg: Mapping[str, Any]) -> None:
+    """Refuse an embedded schedule whose last :data:`PLATEAU_WINDOW` of the steps holds fewer
+    than two evaluations (training evaluates every ``eval_every`` steps and at the end; the
+    coco runner keeps no learning curve)."""
+    if cfg["data"] != "embedded":
+        return
+    limit = int(PLATEAU_WINDOW * cfg["steps"])
+    if not 1 <= cfg["eval_every"] <= limit:
+        raise ConfigError(
+            f"cibr.eval_every must be between 1 and {limit} ({PLATEAU_WINDOW:.0%} of the "
+            f"{cfg['steps']} steps, so that window holds two evaluations for the plateau "
+            f"check), got {cfg['eval_every']}"
+        )
 
 
 def validation_grid(cfg: Mapping[str, Any]) -> list[tuple[Method, int]]:
@@ -302,6 +338,7 @@ def run(profile: Profile, device: str | None = None, shard: Shard = WHOLE) -> di
     """
     cfg = profile.section(CHAPTER)
     check_seeds(cfg)
+    check_curve(cfg)
     val_grid = validation_grid(cfg)
     _run_jobs(profile, shard.take(val_grid), device, cfg["workers"])
     val_records = [_find(profile, m, s) for m, s in val_grid]

@@ -3,11 +3,15 @@ comparison, claims, resume."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from cibr_lab.cibr.experiment import (
+    PLATEAU_WINDOW,
+    check_curve,
     check_seeds,
     chosen_arms,
+    late_gain,
     methods,
     run,
     select_lambdas,
@@ -25,10 +29,10 @@ TINY = {
     "n_digits_test": 32,
     "n_animals_train": 32,
     "n_animals_test": 32,
-    "steps": 2,
+    "steps": 5,
     "batch_size": 16,
     "log_every": 1,
-    "eval_every": 2,
+    "eval_every": 1,
     "curve_n": 32,
     "lams": {"ceb": [0.01, 0.5], "mine": [0.5]},
     "test_seeds": [0, 1],
@@ -65,6 +69,25 @@ def test_lambda_selection_reads_validation_seeds_only():
     assert select_lambdas(tie, cfg) == {"ceb": 0.01}
     with pytest.raises(ValueError, match=r"no validation record of ceb-0.1 for seeds \[6\]"):
         select_lambdas(val[:3] + planted, cfg)
+
+
+def test_late_gain_is_the_window_slope_times_its_length():
+    steps = np.arange(40, 801, 40)
+    line = 0.2 + 3e-4 * steps
+    assert late_gain(steps, line, 800) == pytest.approx(3e-4 * PLATEAU_WINDOW * 800)
+    # only the window counts: a rise before it, then flat
+    early_rise = np.minimum(line, 0.3)
+    assert late_gain(steps, early_rise, 800) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="hold 1 evaluations; the late gain needs two"):
+        late_gain([400, 800], [0.4, 0.5], 800)
+
+
+@pytest.mark.parametrize("every", [0, 161])
+def test_a_curve_needs_two_evaluations_in_its_window(every):
+    with pytest.raises(ConfigError, match="eval_every must be between 1 and 160 "):
+        check_curve({"data": "embedded", "steps": 800, "eval_every": every})
+    check_curve({"data": "embedded", "steps": 800, "eval_every": 160})
+    check_curve({"data": "coco", "steps": 800, "eval_every": every})  # keeps no curve
 
 
 def test_validation_and_test_seeds_must_be_disjoint():
