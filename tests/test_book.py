@@ -188,6 +188,16 @@ def test_heartbeat_prints_while_the_block_runs_and_stops_after(capsys):
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize(("jobs", "cpus", "threads"), [(2, 2, "1"), (2, 16, "8"), (3, 2, "1")])
+def test_kernels_share_the_cores_unless_the_caller_set_threads(jobs, cpus, threads, monkeypatch):
+    from cibr_lab.book import kernel_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert kernel_threads(jobs, cpus) == {"OMP_NUM_THREADS": threads}
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert kernel_threads(jobs, cpus) == {}
+
+
 def _fake_chapters(root: Path, names: list[str]) -> None:
     (root / "book").mkdir(parents=True)
     for name in names:
@@ -204,6 +214,7 @@ def test_chapters_run_two_at_a_time_and_the_report_alone_after_them(tmp_path, mo
 
     def fake_execute(src, out, profile, timeout):
         assert os.environ["CIBR_LAB_DOWNLOADS"] == str(out.parent / book.DOWNLOADS)
+        assert os.environ["OMP_NUM_THREADS"] == str(max(1, os.cpu_count() // 2))
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
@@ -215,7 +226,9 @@ def test_chapters_run_two_at_a_time_and_the_report_alone_after_them(tmp_path, mo
         return 0.3
 
     monkeypatch.setattr(book, "execute_chapter", fake_execute)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     book._execute_all(book.chapter_sources(tmp_path), tmp_path / "x", "smoke", 10, jobs=2)
+    assert "OMP_NUM_THREADS" not in os.environ  # restored afterwards
     assert peak[0] == 2  # two chapters overlapped, never three
     # source order: the first two at once, then each as a slot frees
     order = sorted((start, stem) for stem, (start, _) in spans.items())
