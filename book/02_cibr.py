@@ -482,6 +482,8 @@ else:
     plateau = f"flat (no arm moves by more than {PLATEAU_GAIN:g}): the runs reach a plateau"
 glue("plateau_sentence", plateau, display=False)
 glue("plateau_gain", f"{PLATEAU_GAIN:g}", display=False)
+window = evals[evals["step"] >= (1 - PLATEAU_WINDOW) * cfg["steps"]]
+glue("plateau_evals", int(window["step"].nunique()), display=False)
 cost = tables["cost"].groupby("method")["s_per_step"].mean()
 for est, label in ARM.items():
     glue(f"{est}_cost_ratio", float(cost[label] / cost["clip"]), display=False)
@@ -498,9 +500,10 @@ for est, label in ARM.items():
 # Over the last {glue:text}`plateau_pct` of the steps the zero-shot curve changes by
 # {glue:text}`clip_late_gain:.3f` (CLIP), {glue:text}`ceb_late_gain:.3f` (ceb) and
 # {glue:text}`mine_late_gain:.3f` (mine): the least-squares line through that window's
-# evaluations, times the window's length, averaged over the test seeds. An arm counts as flat
-# when that mean change lies within plus or minus {glue:text}`plateau_gain` (one accuracy point,
-# the smallest zero-shot effect the design aims to detect). The curves are
+# {glue:text}`plateau_evals` evaluations, times the window's length, averaged over the test
+# seeds (for three evenly spaced evaluations, the change between the window's ends). An arm
+# counts as flat when that mean change lies within plus or minus {glue:text}`plateau_gain` (one
+# accuracy point, the smallest zero-shot effect the design aims to detect). The curves are
 # {glue:text}`plateau_sentence`. A CIBR-ceb step costs {glue:text}`ceb_cost_ratio:.2f`x a CLIP
 # step inside this sweep and CIBR-mine {glue:text}`mine_cost_ratio:.2f`x (measured under whatever
 # else runs on the machine; `benchmarks/bench_cibr.py` measures it in isolation).

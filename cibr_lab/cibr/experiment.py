@@ -50,8 +50,8 @@ PLATEAU_GAIN = 0.01
 def late_gain(steps: ArrayLike, values: ArrayLike, total: int) -> float:
     """How much a learning curve still rises over its last :data:`PLATEAU_WINDOW` of ``total``
     steps: the least-squares slope through the evaluations in that window times the window's
-    length in steps (a line through every point there is less noisy than the difference of the
-    window's two ends). Fewer than two evaluations in the window are a ``ValueError``."""
+    length in steps. For three evenly spaced evaluations that is the difference of the window's
+    ends; more of them average out more noise. Fewer than two are a ``ValueError``."""
     x, y = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
     if x.shape != y.shape:
         raise ValueError(f"{x.size} steps for {y.size} values")
