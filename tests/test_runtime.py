@@ -171,3 +171,19 @@ def test_fused_adam_where_torch_has_it_and_it_steps_like_the_loop():
         results.append(params)
     for loop, fused in zip(*results, strict=True):
         assert torch.allclose(loop, fused, atol=1e-6)
+
+
+def test_torch_threads_sets_the_number_for_the_block_and_restores_it():
+    import torch
+
+    from cibr_lab.runtime import torch_threads
+
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="inside"):
+        with torch_threads(before + 1):
+            assert torch.get_num_threads() == before + 1
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        with torch_threads(0):
+            pass

@@ -35,7 +35,7 @@ from cibr_lab.info import (
 )
 from cibr_lab.info.critics import SeparableCritic, fit_critic
 from cibr_lab.results import write_record
-from cibr_lab.runtime import WHOLE, Profile, Shard
+from cibr_lab.runtime import WHOLE, Profile, Shard, torch_threads
 
 CHAPTER = "theory"
 
@@ -202,12 +202,8 @@ def run(profile: Profile, shard: Shard = WHOLE) -> dict[str, pd.DataFrame]:
     machine) and restores the caller's setting afterwards.
     """
     cfg = profile.section(CHAPTER)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(cfg["threads"])
-    try:
+    with torch_threads(cfg["threads"]):
         return _run(profile, shard, cfg)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _run(profile: Profile, shard: Shard, cfg: dict) -> dict[str, pd.DataFrame]:

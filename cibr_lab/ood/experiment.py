@@ -54,7 +54,15 @@ from cibr_lab.ood.registry import get_scorer, get_shaping, method_grid
 from cibr_lab.ood.train import load_or_train
 from cibr_lab.ood.tuning import tune_shaping
 from cibr_lab.results import cached_run, load_records
-from cibr_lab.runtime import WHOLE, Profile, Shard, get_device, get_profile, results_dir
+from cibr_lab.runtime import (
+    WHOLE,
+    Profile,
+    Shard,
+    get_device,
+    get_profile,
+    results_dir,
+    torch_threads,
+)
 
 CHAPTER = "ood"
 #: every metric of :func:`ood_metrics`, both conventions
@@ -350,16 +358,17 @@ def run(
 
     ``label`` names the results folder and the records' profile (default ``profile.label``);
     ``shard`` runs a slice of the seeds (a seed's experiments share its trained models). The
-    first seed runs here (it trains the committee the seeds share), the others in the section's
-    ``workers`` processes.
+    first seed runs here (it trains the committee the seeds share) with at least ``workers``
+    torch threads, since no worker runs yet; the others in the section's ``workers`` processes.
     """
     from cibr_lab.ood.frames import benchmark_frame, oodr_frame, sensitivity_frame
 
     cfg = profile.section(CHAPTER)
     label = label or profile.label
     seeds = shard.take(test_seeds(profile))
-    if seeds:
-        _run_seed(profile, seeds[0], device, label)
+    if seeds:  # it runs before the workers start, so it may use their threads too
+        with torch_threads(max(torch.get_num_threads(), cfg["workers"])):
+            _run_seed(profile, seeds[0], device, label)
     rest = list(seeds[1:])
     if cfg["workers"] > 1 and len(rest) > 1:
         context = multiprocessing.get_context("spawn")

@@ -1,6 +1,6 @@
 """Runtime: device selection, seeding, profiles and paths."""
 
-from cibr_lab.runtime.device import autocast, fused_adam, get_device
+from cibr_lab.runtime.device import autocast, fused_adam, get_device, torch_threads
 from cibr_lab.runtime.paths import data_dir, results_dir
 from cibr_lab.runtime.profiles import Profile, get_profile, profile_names
 from cibr_lab.runtime.seed import seed_everything
@@ -19,6 +19,7 @@ __all__ = [
     "profile_names",
     "results_dir",
     "seed_everything",
+    "torch_threads",
 ]
 
 

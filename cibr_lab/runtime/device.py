@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -56,3 +58,16 @@ def fused_adam(device: torch.device) -> bool | None:
     kernel (one call per step instead of a loop over the parameters; about 6x cheaper on CPU for
     the CIBR model's 105 tensors), None (torch's default) elsewhere."""
     return True if device.type in FUSED_ADAM_DEVICES else None
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads; restore the caller's number after."""
+    if n < 1:
+        raise ValueError(f"torch threads must be at least 1, got {n}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
