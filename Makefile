@@ -11,7 +11,11 @@ QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || tru
 PIP := $(PY) -m pip install --no-compile
 UV_VERSION := 0.13.9
 UV := $(VENV)/bin/uv pip install --python $(PY)
-FALLBACK := echo "[install] uv is missing or failed: installing with pip"
+EXTRAS := '.[book,test]'
+# $(call pip_install,ARGS): uv pip install ARGS, or pip install ARGS where uv is missing or fails
+pip_install = $(UV) $(1) 2>&1 | $(QUIET_PIP) || { \
+	echo "[install] uv is missing or failed: installing with pip"; \
+	$(PIP) $(1) 2>&1 | $(QUIET_PIP); }
 
 .PHONY: install book test lint sync bench clean
 
@@ -20,15 +24,12 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@echo "[install] $(VENV) (pins: constraints.txt)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@# uv unpacks the wheels in parallel: a fresh install on our 2-core machine, uv's cache
-	@# empty, took 44 s against pip's 129 s. Where uv cannot be had or fails (it reads no
-	@# pip.conf), pip does the same install.
+	@# uv unpacks the wheels in parallel (install times: README); where uv cannot be had or
+	@# fails (it reads no pip.conf), pip does the same install.
 	$(PY) -m pip install -q 'uv==$(UV_VERSION)' 2>&1 | $(QUIET_PIP) || true
-	$(UV) -q -c constraints.txt -e '.[book,test]' 2>&1 | $(QUIET_PIP) || { $(FALLBACK); \
-		$(PIP) -q -c constraints.txt -e '.[book,test]' 2>&1 | $(QUIET_PIP); }
+	$(call pip_install,-q -c constraints.txt -e $(EXTRAS))
 	@# animal-mnist declares tensorflow, which we never import: install its data without deps.
-	$(UV) -q --no-deps 'animal-mnist==0.4' 2>&1 | $(QUIET_PIP) || { $(FALLBACK); \
-		$(PIP) -q --no-deps 'animal-mnist==0.4' 2>&1 | $(QUIET_PIP); }
+	$(call pip_install,-q --no-deps 'animal-mnist==0.4')
 	@touch $@
 
 book: install

@@ -70,7 +70,13 @@ from cibr_lab import references
 from cibr_lab.cibr import CIBRLoss
 from cibr_lab.cibr.captioned import TEXT_NUISANCE
 from cibr_lab.cibr.estimators import CEBEstimator
-from cibr_lab.cibr.experiment import PLATEAU_GAIN, PLATEAU_WINDOW, methods, run
+from cibr_lab.cibr.experiment import (
+    PLATEAU_GAIN,
+    PLATEAU_WINDOW,
+    methods,
+    plateau_window,
+    run,
+)
 from cibr_lab.cibr.model import register_models
 from cibr_lab.cibr.scenes import IMAGE_NUISANCE, SHARED, levels, make_scenes, n_combinations
 from cibr_lab.plots import glue_figure, method_palette, set_theme, t_interval
@@ -482,7 +488,7 @@ else:
     plateau = f"flat (no arm moves by more than {PLATEAU_GAIN:g}): the runs reach a plateau"
 glue("plateau_sentence", plateau, display=False)
 glue("plateau_gain", f"{PLATEAU_GAIN:g}", display=False)
-window = evals[evals["step"] >= (1 - PLATEAU_WINDOW) * cfg["steps"]]
+window = evals[plateau_window(evals["step"], cfg["steps"])]
 glue("plateau_evals", int(window["step"].nunique()), display=False)
 cost = tables["cost"].groupby("method")["s_per_step"].mean()
 for est, label in ARM.items():

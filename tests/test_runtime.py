@@ -174,8 +174,6 @@ def test_fused_adam_where_torch_has_it_and_it_steps_like_the_loop():
 
 
 def test_torch_threads_sets_the_number_for_the_block_and_restores_it():
-    import torch
-
     from cibr_lab.runtime import torch_threads
 
     before = torch.get_num_threads()

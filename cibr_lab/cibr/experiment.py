@@ -47,6 +47,11 @@ PLATEAU_WINDOW = 0.2
 PLATEAU_GAIN = 0.01
 
 
+def plateau_window(steps: ArrayLike, total: int) -> np.ndarray:
+    """Which of the evaluation ``steps`` fall in the last :data:`PLATEAU_WINDOW` of ``total``."""
+    return np.asarray(steps, dtype=float) >= (1 - PLATEAU_WINDOW) * total
+
+
 def late_gain(steps: ArrayLike, values: ArrayLike, total: int) -> float:
     """How much a learning curve still rises over its last :data:`PLATEAU_WINDOW` of ``total``
     steps: the least-squares slope through the evaluations in that window times the window's
@@ -55,7 +60,7 @@ def late_gain(steps: ArrayLike, values: ArrayLike, total: int) -> float:
     x, y = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
     if x.shape != y.shape:
         raise ValueError(f"{x.size} steps for {y.size} values")
-    inside = x >= (1 - PLATEAU_WINDOW) * total
+    inside = plateau_window(x, total)
     if inside.sum() < 2:
         raise ValueError(
             f"the last {PLATEAU_WINDOW:.0%} of {total} steps hold {int(inside.sum())} "
